@@ -1,0 +1,108 @@
+# SPDX-License-Identifier: MIT
+# Mirrors csrc/common/status.h, csrc/common/decimal.h, csrc/book/book.h and csrc/book/sync.h.
+from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
+
+cdef extern from "common/status.h" nogil:
+    ctypedef enum cf_status:
+        CF_OK
+        CF_BUFFERED
+        CF_STALE
+        CF_GAP
+        CF_CROSSED
+        CF_SNAPSHOT_OLD
+        CF_EBADNUM
+        CF_ERANGE
+        CF_ENEGATIVE
+        CF_ESCALE
+        CF_ENOMEM
+        CF_EINVAL
+        CF_ENOSPC
+        CF_EBADMSG
+
+cdef extern from "common/decimal.h" nogil:
+    enum: CF_DECIMAL_MAX_DECIMALS
+    ctypedef struct cf_decimal:
+        int64_t mantissa
+        int32_t decimals
+    ctypedef struct cf_scale:
+        int64_t step
+        int32_t decimals
+        int32_t fixed
+    cf_status cf_decimal_parse(const char *s, size_t n, cf_decimal *out)
+    cf_status cf_scale_from_text(const char *s, size_t n, cf_scale *out)
+    cf_scale cf_scale_inferred()
+    cf_status cf_scale_to_ticks(const cf_scale *sc, cf_decimal d, int64_t *ticks)
+    double cf_scale_to_double(const cf_scale *sc, int64_t ticks)
+    size_t cf_scale_format(const cf_scale *sc, int64_t ticks, char *buf, size_t cap)
+
+cdef extern from "book/book.h" nogil:
+    ctypedef enum cf_side_id:
+        CF_BID
+        CF_ASK
+    ctypedef struct cf_level:
+        int64_t px
+        int64_t qty
+    ctypedef struct cf_book:
+        pass
+    cf_status cf_book_apply(cf_book *book, cf_side_id side, const cf_level *levels, size_t n)
+    int cf_book_best(const cf_book *book, cf_side_id side, cf_level *out)
+    size_t cf_book_count(const cf_book *book, cf_side_id side)
+    size_t cf_book_top(const cf_book *book, cf_side_id side, cf_level *out, size_t n)
+    int64_t cf_book_qty_at(const cf_book *book, cf_side_id side, int64_t px)
+    int cf_book_crossed(const cf_book *book)
+
+cdef extern from "book/sync.h" nogil:
+    ctypedef enum cf_sync_rule:
+        CF_RULE_NONE
+        CF_RULE_RANGE
+        CF_RULE_PREV_ID
+    ctypedef enum cf_sync_state:
+        CF_STATE_WAITING
+        CF_STATE_SYNCED
+        CF_STATE_RESYNCING
+    ctypedef struct cf_text_level:
+        const char *px
+        const char *qty
+        uint32_t px_len
+        uint32_t qty_len
+    ctypedef struct cf_depth_ids:
+        int64_t first_id
+        int64_t last_id
+        int64_t prev_id
+    int64_t CF_ID_NONE
+    ctypedef struct cf_sync_counters:
+        uint64_t applied
+        uint64_t stale
+        uint64_t buffered
+        uint64_t gaps
+        uint64_t resyncs
+        uint64_t overflows
+        uint64_t crossed
+        uint64_t snapshots
+        uint64_t old_snapshots
+        uint64_t rejected
+    ctypedef struct cf_value_error:
+        int32_t side
+        int32_t field
+        uint32_t index
+        cf_status status
+    ctypedef struct cf_sync:
+        pass
+    cf_sync *cf_sync_new(cf_sync_rule rule, cf_scale px_scale, cf_scale qty_scale, uint32_t max_events,
+                         size_t max_levels)
+    void cf_sync_free(cf_sync *sync)
+    cf_status cf_sync_on_snapshot(cf_sync *sync, int64_t last_id, const cf_text_level *bids, size_t n_bids,
+                                  const cf_text_level *asks, size_t n_asks)
+    cf_status cf_sync_on_depth(cf_sync *sync, const cf_depth_ids *ids, const cf_text_level *bids, size_t n_bids,
+                               const cf_text_level *asks, size_t n_asks)
+    cf_status cf_sync_apply_ticks(cf_sync *sync, int replace, const cf_level *bids, size_t n_bids, const cf_level *asks,
+                                  size_t n_asks)
+    void cf_sync_reset(cf_sync *sync)
+    cf_sync_state cf_sync_get_state(const cf_sync *sync)
+    const cf_sync_counters *cf_sync_get_counters(const cf_sync *sync)
+    const cf_book *cf_sync_get_book(const cf_sync *sync)
+    cf_scale cf_sync_get_px_scale(const cf_sync *sync)
+    cf_scale cf_sync_get_qty_scale(const cf_sync *sync)
+    int64_t cf_sync_get_last_id(const cf_sync *sync)
+    cf_value_error cf_sync_last_error(const cf_sync *sync)
+    size_t cf_sync_buffered_events(const cf_sync *sync)

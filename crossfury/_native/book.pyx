@@ -1,0 +1,324 @@
+# SPDX-License-Identifier: MIT
+# Thin wrapper over csrc/book: argument checks, pointers, the C call, status -> result or exception.
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.unicode cimport PyUnicode_AsUTF8AndSize
+from libc.stdint cimport int64_t, uint32_t
+from libc.stdlib cimport free, realloc
+
+import numpy as np
+
+from crossfury.core.errors import DecodeError, NumberError
+from crossfury.events.dtypes import LEVEL_DTYPE
+
+RULE_NONE = CF_RULE_NONE
+RULE_RANGE = CF_RULE_RANGE
+RULE_PREV_ID = CF_RULE_PREV_ID
+ID_NONE = CF_ID_NONE
+
+_SIDE_NAMES = ("bid", "ask")
+_FIELD_NAMES = ("price", "quantity")
+_STATE_NAMES = {CF_STATE_WAITING: "waiting", CF_STATE_SYNCED: "synced", CF_STATE_RESYNCING: "resyncing"}
+
+
+cdef inline const char *_text_ptr(object text, Py_ssize_t *length) except NULL:
+    if type(text) is str:
+        return PyUnicode_AsUTF8AndSize(text, length)
+    if type(text) is bytes:
+        length[0] = PyBytes_GET_SIZE(text)
+        return PyBytes_AS_STRING(text)
+    raise DecodeError(f"level value {text!r} is a {type(text).__name__}, expected decimal text (str or bytes)")
+
+
+cdef cf_scale _scale_from(object size, str what) except *:
+    cdef cf_scale scale
+    cdef Py_ssize_t n = 0
+    cdef const char *p
+    if size is None:
+        return cf_scale_inferred()
+    text = size.encode() if type(size) is str else size
+    p = _text_ptr(text, &n)
+    if cf_scale_from_text(p, <size_t>n, &scale) != CF_OK:
+        raise NumberError(f"{what} {size!r} is not a positive decimal number")
+    return scale
+
+
+cdef class NativeBook:
+    """A C L2 book behind a C update-id synchroniser (csrc/book/sync.h). Use crossfury.book's classes."""
+
+    cdef cf_sync *_sync
+    cdef cf_text_level *_text
+    cdef size_t _text_cap
+    cdef object _tick_size
+    cdef object _lot_size
+
+    def __cinit__(self, int rule, tick_size=None, lot_size=None, uint32_t max_buffered_events=4096,
+                  size_t max_buffered_levels=1 << 20):
+        cdef cf_scale px_scale = _scale_from(tick_size, "tick size")
+        cdef cf_scale qty_scale = _scale_from(lot_size, "lot size")
+        self._sync = cf_sync_new(<cf_sync_rule>rule, px_scale, qty_scale, max_buffered_events, max_buffered_levels)
+        if self._sync == NULL:
+            raise ValueError(f"cannot create a book with rule {rule}, {max_buffered_events} buffered events, "
+                             f"{max_buffered_levels} buffered levels")
+        self._tick_size = tick_size
+        self._lot_size = lot_size
+
+    def __dealloc__(self):
+        cf_sync_free(self._sync)
+        free(self._text)
+
+    cdef cf_text_level *_levels_text(self, object bids, object asks, size_t *n_bids, size_t *n_asks) except NULL:
+        cdef Py_ssize_t nb = len(bids), na = len(asks), k, n
+        cdef size_t need = <size_t>(nb + na)
+        cdef cf_text_level *t
+        if need > self._text_cap or self._text == NULL:
+            t = <cf_text_level *>realloc(self._text, (need + 64) * sizeof(cf_text_level))
+            if t == NULL:
+                raise MemoryError()
+            self._text = t
+            self._text_cap = need + 64
+        t = self._text
+        for k, level in enumerate(bids):
+            _fill_text(&t[k], level)
+        for k, level in enumerate(asks):
+            _fill_text(&t[nb + k], level)
+        n_bids[0] = <size_t>nb
+        n_asks[0] = <size_t>na
+        return t
+
+    cdef int _check(self, cf_status st, object bids, object asks) except -1:
+        cdef cf_value_error err
+        if st >= 0:
+            return st
+        if st == CF_ENOMEM:
+            raise MemoryError("book allocation failed")
+        err = cf_sync_last_error(self._sync)
+        if st == CF_EBADMSG:
+            raise DecodeError("depth event ids are inconsistent (first id above last id, negative ids, "
+                              "or a missing previous id)")
+        levels = bids if err.side == CF_BID else asks
+        value = levels[err.index][err.field] if levels is not None else None
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
+        where = f"{_SIDE_NAMES[err.side]} {_FIELD_NAMES[err.field]} {value!r} (level {err.index})"
+        if st == CF_EBADNUM:
+            raise NumberError(f"{where} is not a plain decimal number")
+        if st == CF_ENEGATIVE:
+            raise NumberError(f"{where} is negative")
+        if st == CF_ESCALE:
+            size = self._tick_size if err.field == 0 else self._lot_size
+            raise NumberError(f"{where} is not a multiple of the {'tick' if err.field == 0 else 'lot'} size {size}")
+        if st == CF_ERANGE:
+            raise NumberError(f"{where} is out of range: over 19 digits, over 18 decimals, "
+                              f"or too large for int64 at the book's scale")
+        raise NumberError(f"{where} was refused (status {st})")
+
+    # -- feeding --------------------------------------------------------------------------------------
+
+    def on_depth_levels(self, int64_t first_id, int64_t last_id, prev_id, bids, asks) -> int:
+        """Feed one decoded depth event (levels as [price text, quantity text] pairs); return its status."""
+        cdef cf_depth_ids ids
+        cdef size_t nb, na
+        cdef cf_text_level *t = self._levels_text(bids, asks, &nb, &na)
+        ids.first_id = first_id
+        ids.last_id = last_id
+        ids.prev_id = CF_ID_NONE if prev_id is None else <int64_t>prev_id
+        return self._check(cf_sync_on_depth(self._sync, &ids, t, nb, t + nb, na), bids, asks)
+
+    def on_snapshot_levels(self, int64_t last_id, bids, asks) -> int:
+        """Install a decoded snapshot (levels as text pairs) and replay buffered events; return its status."""
+        cdef size_t nb, na
+        cdef cf_text_level *t = self._levels_text(bids, asks, &nb, &na)
+        return self._check(cf_sync_on_snapshot(self._sync, last_id, t, nb, t + nb, na), bids, asks)
+
+    def apply_ticks(self, const cf_level[::1] bids, const cf_level[::1] asks, bint replace=False) -> int:
+        """Apply (or install, with replace) levels already in ticks and lots: LEVEL_DTYPE arrays."""
+        cdef cf_status st
+        st = cf_sync_apply_ticks(self._sync, replace, &bids[0] if bids.shape[0] else NULL, <size_t>bids.shape[0],
+                                 &asks[0] if asks.shape[0] else NULL, <size_t>asks.shape[0])
+        if st == CF_EINVAL:
+            raise TypeError("apply_ticks is for an unsequenced Book; a SyncedBook changes only through its ids")
+        return self._check(st, np.asarray(bids).tolist(), np.asarray(asks).tolist())
+
+    def reset(self) -> None:
+        """Drop the book and the buffer and wait for a new snapshot."""
+        cf_sync_reset(self._sync)
+
+    # -- reading --------------------------------------------------------------------------------------
+
+    cdef inline object _best(self, cf_side_id side):
+        cdef cf_level lv
+        cdef cf_scale ps, qs
+        if cf_sync_get_state(self._sync) != CF_STATE_SYNCED:
+            return None
+        if not cf_book_best(cf_sync_get_book(self._sync), side, &lv):
+            return None
+        ps = cf_sync_get_px_scale(self._sync)
+        qs = cf_sync_get_qty_scale(self._sync)
+        return (cf_scale_to_double(&ps, lv.px), cf_scale_to_double(&qs, lv.qty))
+
+    def best_bid(self):
+        """Best bid as (price, quantity) floats; None when empty or while the book is not synced."""
+        return self._best(CF_BID)
+
+    def best_ask(self):
+        """Best ask as (price, quantity) floats; None when empty or while the book is not synced."""
+        return self._best(CF_ASK)
+
+    def top_ticks(self, Py_ssize_t n):
+        """Up to n best levels per side as LEVEL_DTYPE arrays (ticks, lots), best first; empty if not synced."""
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        cdef const cf_book *book = cf_sync_get_book(self._sync)
+        synced = cf_sync_get_state(self._sync) == CF_STATE_SYNCED
+        bids = np.empty(min(<size_t>n, cf_book_count(book, CF_BID)) if synced else 0, dtype=LEVEL_DTYPE)
+        asks = np.empty(min(<size_t>n, cf_book_count(book, CF_ASK)) if synced else 0, dtype=LEVEL_DTYPE)
+        cdef cf_level[::1] b = bids
+        cdef cf_level[::1] a = asks
+        if b.shape[0]:
+            cf_book_top(book, CF_BID, &b[0], <size_t>b.shape[0])
+        if a.shape[0]:
+            cf_book_top(book, CF_ASK, &a[0], <size_t>a.shape[0])
+        return bids, asks
+
+    def prices_from_ticks(self, const int64_t[::1] ticks):
+        """Prices as floats (exactly float() of their decimal text) for an int64 array of ticks."""
+        cdef cf_scale ps = cf_sync_get_px_scale(self._sync)
+        return _to_doubles(&ps, ticks)
+
+    def quantities_from_lots(self, const int64_t[::1] lots):
+        """Quantities as floats for an int64 array of lots."""
+        cdef cf_scale qs = cf_sync_get_qty_scale(self._sync)
+        return _to_doubles(&qs, lots)
+
+    def price_text(self, int64_t ticks) -> str:
+        """Exact decimal text of a price in ticks."""
+        cdef cf_scale ps = cf_sync_get_px_scale(self._sync)
+        return _format(&ps, ticks)
+
+    def quantity_text(self, int64_t lots) -> str:
+        """Exact decimal text of a quantity in lots."""
+        cdef cf_scale qs = cf_sync_get_qty_scale(self._sync)
+        return _format(&qs, lots)
+
+    def price_to_ticks(self, price) -> int:
+        """Ticks of a price given as decimal text (NumberError when off the book's grid)."""
+        cdef cf_scale ps = cf_sync_get_px_scale(self._sync)
+        return _to_ticks(&ps, price, "price")
+
+    def quantity_at_ticks(self, int side, int64_t px_ticks) -> int:
+        """Lots at a price in ticks on side 0 (bids) or 1 (asks); 0 when there is no level."""
+        return cf_book_qty_at(cf_sync_get_book(self._sync), <cf_side_id>(1 if side else 0), px_ticks)
+
+    @property
+    def synced(self) -> bool:
+        """True while the book is valid: synced to a snapshot and continuous since."""
+        return cf_sync_get_state(self._sync) == CF_STATE_SYNCED
+
+    @property
+    def state_name(self) -> str:
+        return _STATE_NAMES[cf_sync_get_state(self._sync)]
+
+    @property
+    def last_id(self):
+        """Update id the book is at; None while not synced."""
+        cdef int64_t v = cf_sync_get_last_id(self._sync)
+        return None if v == CF_ID_NONE else v
+
+    @property
+    def bid_count(self) -> int:
+        return cf_book_count(cf_sync_get_book(self._sync), CF_BID)
+
+    @property
+    def ask_count(self) -> int:
+        return cf_book_count(cf_sync_get_book(self._sync), CF_ASK)
+
+    @property
+    def crossed(self) -> bool:
+        """True when best bid >= best ask."""
+        return bool(cf_book_crossed(cf_sync_get_book(self._sync)))
+
+    @property
+    def price_decimals(self) -> int:
+        return cf_sync_get_px_scale(self._sync).decimals
+
+    @property
+    def quantity_decimals(self) -> int:
+        return cf_sync_get_qty_scale(self._sync).decimals
+
+    def counters(self) -> dict:
+        """The synchroniser's counters and state."""
+        cdef const cf_sync_counters *c = cf_sync_get_counters(self._sync)
+        return {
+            "state": _STATE_NAMES[cf_sync_get_state(self._sync)],
+            "applied": c.applied,
+            "stale": c.stale,
+            "buffered": c.buffered,
+            "gaps": c.gaps,
+            "resyncs": c.resyncs,
+            "overflows": c.overflows,
+            "crossed": c.crossed,
+            "snapshots": c.snapshots,
+            "old_snapshots": c.old_snapshots,
+            "rejected": c.rejected,
+            "buffered_now": cf_sync_buffered_events(self._sync),
+            "last_id": self.last_id,
+            "bid_levels": self.bid_count,
+            "ask_levels": self.ask_count,
+        }
+
+
+cdef int _fill_text(cf_text_level *out, object level) except -1:
+    cdef Py_ssize_t n = 0
+    if (type(level) is not list and type(level) is not tuple) or len(level) < 2:
+        raise DecodeError(f"book level {level!r} is not a [price, quantity] pair")
+    out.px = _text_ptr(level[0], &n)
+    if n > 0xFFFFFFFF:
+        raise DecodeError("price text longer than 4 GiB")
+    out.px_len = <uint32_t>n
+    out.qty = _text_ptr(level[1], &n)
+    if n > 0xFFFFFFFF:
+        raise DecodeError("quantity text longer than 4 GiB")
+    out.qty_len = <uint32_t>n
+    return 0
+
+
+cdef object _to_doubles(const cf_scale *sc, const int64_t[::1] values):
+    out = np.empty(values.shape[0], dtype=np.float64)
+    cdef double[::1] o = out
+    cdef Py_ssize_t k
+    for k in range(values.shape[0]):
+        o[k] = cf_scale_to_double(sc, values[k])
+    return out
+
+
+cdef str _format(const cf_scale *sc, int64_t v):
+    cdef char buf[48]
+    cdef size_t n = cf_scale_format(sc, v, buf, sizeof(buf))
+    return buf[:n].decode("ascii")
+
+
+cdef int64_t _to_ticks(const cf_scale *sc, object text, str what) except? -1:
+    cdef cf_decimal d
+    cdef int64_t ticks = 0
+    cdef Py_ssize_t n = 0
+    cdef const char *p = _text_ptr(text, &n)
+    cdef cf_status st = cf_decimal_parse(p, <size_t>n, &d)
+    if st == CF_OK:
+        st = cf_scale_to_ticks(sc, d, &ticks)
+    if st != CF_OK:
+        raise NumberError(f"{what} {text!r} cannot be expressed on this book's grid "
+                          f"({sc.decimals} decimals, step {sc.step})")
+    return ticks
+
+
+def parse_decimal(text):
+    """Parse decimal text exactly into (mantissa, decimals), as the C book does; NumberError when refused."""
+    cdef cf_decimal d
+    cdef Py_ssize_t n = 0
+    cdef const char *p = _text_ptr(text, &n)
+    cdef cf_status st = cf_decimal_parse(p, <size_t>n, &d)
+    if st == CF_EBADNUM:
+        raise NumberError(f"{text!r} is not a plain decimal number")
+    if st == CF_ERANGE:
+        raise NumberError(f"{text!r} is out of range: over 19 digits or over 18 decimals")
+    return d.mantissa, d.decimals

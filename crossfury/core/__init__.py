@@ -1,0 +1,2 @@
+# SPDX-License-Identifier: MIT
+"""Errors, clock and configuration shared by every stage."""

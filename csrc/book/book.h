@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/* L2 price-level book keyed by exact integer price ticks.
+ *
+ * Each side is a sorted sequence of levels split into chunks of at most CF_BOOK_CHUNK levels, ordered
+ * worst to best, so the best level is the last entry of the last chunk (O(1) to read) and an update near
+ * the top touches one short chunk at the tail: a count-compare over at most 64 keys (vectorised) and a
+ * memmove of at most 64 entries. A directory of chunk minima finds deep levels by binary search, so a
+ * side of 100k levels costs O(log n + 64) per update, never O(n). Chunk memory is pooled and reused:
+ * no allocation happens once a book has reached its working size.
+ */
+#ifndef CF_BOOK_H
+#define CF_BOOK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "common/status.h"
+
+#define CF_BOOK_CHUNK 64
+
+typedef enum { CF_BID = 0, CF_ASK = 1 } cf_side_id;
+
+/* One price level: price in ticks, quantity in lots (both on the owner's cf_scale). */
+typedef struct {
+    int64_t px;
+    int64_t qty;
+} cf_level;
+
+typedef struct cf_book cf_book;
+
+/* Allocate an empty book; NULL when out of memory. Free with cf_book_free. */
+cf_book *cf_book_new(void);
+void cf_book_free(cf_book *book);
+
+/* Remove every level (pooled memory is kept for reuse). */
+void cf_book_clear(cf_book *book);
+
+/* Set each level's absolute quantity on one side, in order; qty 0 removes the level (removing an absent
+ * level is not an error). Prices must be >= 0 and quantities >= 0: check before calling (the sync layer
+ * validates a whole message first, so a message is applied entirely or not at all).
+ * Returns CF_OK or CF_ENOMEM (the levels before the failing one are applied). */
+cf_status cf_book_apply(cf_book *book, cf_side_id side, const cf_level *levels, size_t n);
+
+/* Replace the whole book with a snapshot (levels in any order; qty 0 entries are skipped; a repeated
+ * price keeps its last quantity). Returns CF_OK or CF_ENOMEM (the book is then empty). */
+cf_status cf_book_replace(cf_book *book, const cf_level *bids, size_t n_bids, const cf_level *asks,
+                          size_t n_asks);
+
+/* Best level of a side into *out; returns 1, or 0 when the side is empty. */
+int cf_book_best(const cf_book *book, cf_side_id side, cf_level *out);
+
+/* Number of levels on a side. */
+size_t cf_book_count(const cf_book *book, cf_side_id side);
+
+/* Copy up to n best levels of a side into out, best first; returns how many were copied. */
+size_t cf_book_top(const cf_book *book, cf_side_id side, cf_level *out, size_t n);
+
+/* Quantity at a price, 0 when there is no level. */
+int64_t cf_book_qty_at(const cf_book *book, cf_side_id side, int64_t px);
+
+/* 1 when both sides are non-empty and best bid >= best ask. */
+int cf_book_crossed(const cf_book *book);
+
+/* Multiply every price by px_factor and every quantity by qty_factor (an inferred scale gaining
+ * decimals). Checks every value first: CF_ERANGE leaves the book unchanged. */
+cf_status cf_book_rescale(cf_book *book, int64_t px_factor, int64_t qty_factor);
+
+/* Largest absolute price and quantity held (0 for an empty book). */
+void cf_book_extent(const cf_book *book, int64_t *max_px, int64_t *max_qty);
+
+#endif

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+#include "common/decimal.h"
+
+#include <stdlib.h>
+
+static const int64_t POW10[19] = {
+    1LL, 10LL, 100LL, 1000LL, 10000LL, 100000LL, 1000000LL, 10000000LL, 100000000LL, 1000000000LL,
+    10000000000LL, 100000000000LL, 1000000000000LL, 10000000000000LL, 100000000000000LL,
+    1000000000000000LL, 10000000000000000LL, 100000000000000000LL, 1000000000000000000LL,
+};
+
+int64_t cf_decimal_pow10(int32_t k) { return (k >= 0 && k <= 18) ? POW10[k] : 0; }
+
+cf_status cf_decimal_parse(const char *s, size_t n, cf_decimal *out) {
+    size_t i = 0;
+    int negative = 0;
+    if (n > 0 && s[0] == '-') {
+        negative = 1;
+        i = 1;
+    }
+    size_t int_begin = i;
+    while (i < n && (unsigned)(s[i] - '0') < 10u) i++;
+    size_t int_end = i;
+    size_t frac_begin = i, frac_end = i;
+    if (i < n && s[i] == '.') {
+        frac_begin = ++i;
+        while (i < n && (unsigned)(s[i] - '0') < 10u) i++;
+        frac_end = i;
+    }
+    if (i != n || (int_end == int_begin && frac_end == frac_begin)) return CF_EBADNUM;
+
+    /* Trailing fractional zeros carry no value; dropping them keeps mantissas small and comparable. */
+    while (frac_end > frac_begin && s[frac_end - 1] == '0') frac_end--;
+    size_t decimals = frac_end - frac_begin;
+    if (decimals > CF_DECIMAL_MAX_DECIMALS) return CF_ERANGE;
+
+    uint64_t m = 0;
+    const uint64_t limit = (uint64_t)INT64_MAX;
+    for (size_t k = int_begin; k < int_end; k++) {
+        uint64_t digit = (uint64_t)(s[k] - '0');
+        if (m > (limit - digit) / 10u) return CF_ERANGE;
+        m = m * 10u + digit;
+    }
+    for (size_t k = frac_begin; k < frac_end; k++) {
+        uint64_t digit = (uint64_t)(s[k] - '0');
+        if (m > (limit - digit) / 10u) return CF_ERANGE;
+        m = m * 10u + digit;
+    }
+    out->mantissa = negative ? -(int64_t)m : (int64_t)m;
+    out->decimals = (int32_t)decimals;
+    return CF_OK;
+}
+
+cf_scale cf_scale_inferred(void) {
+    cf_scale sc = {1, 0, 0};
+    return sc;
+}
+
+cf_status cf_scale_from_text(const char *s, size_t n, cf_scale *out) {
+    cf_decimal d;
+    cf_status st = cf_decimal_parse(s, n, &d);
+    if (st != CF_OK) return st;
+    if (d.mantissa <= 0) return CF_EINVAL;
+    out->step = d.mantissa;
+    out->decimals = d.decimals;
+    out->fixed = 1;
+    return CF_OK;
+}
+
+cf_status cf_scale_to_ticks(const cf_scale *sc, cf_decimal d, int64_t *ticks) {
+    if (CF_UNLIKELY(d.decimals > sc->decimals)) return CF_ESCALE;
+    int64_t units = d.mantissa;
+    int32_t shift = sc->decimals - d.decimals;
+    if (shift > 0) {
+        if (shift > 18) return CF_ERANGE;
+        int64_t p = POW10[shift];
+        if (__builtin_mul_overflow(units, p, &units)) return CF_ERANGE;
+    }
+    if (sc->step != 1) {
+        if (units % sc->step != 0) return CF_ESCALE;
+        units /= sc->step;
+    }
+    *ticks = units;
+    return CF_OK;
+}
+
+size_t cf_scale_format(const cf_scale *sc, int64_t ticks, char *buf, size_t cap) {
+    char tmp[48];
+    /* step * ticks can exceed int64; go through 128 bits, then write digits right to left. */
+    __int128 units = (__int128)ticks * (__int128)sc->step;
+    int negative = units < 0;
+    unsigned __int128 u = negative ? (unsigned __int128)(-units) : (unsigned __int128)units;
+    size_t len = 0;
+    int32_t digits = 0;
+    do {
+        if (digits == sc->decimals && sc->decimals > 0) tmp[len++] = '.';
+        tmp[len++] = (char)('0' + (int)(u % 10u));
+        u /= 10u;
+        digits++;
+    } while (u != 0 || digits <= sc->decimals);
+    if (negative) tmp[len++] = '-';
+    if (len > cap) return 0;
+    for (size_t k = 0; k < len; k++) buf[k] = tmp[len - 1 - k];
+    return len;
+}
+
+double cf_scale_to_double(const cf_scale *sc, int64_t ticks) {
+    int64_t units;
+    /* Exact integers up to 2^53 and exact powers of ten up to 10^22: one IEEE division rounds correctly
+     * (Clinger's fast path), which is what Python's float(text) returns. */
+    if (!__builtin_mul_overflow(ticks, sc->step, &units) && units <= (1LL << 53) && units >= -(1LL << 53)) {
+        static const double P10[19] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
+                                       1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
+        return (double)units / P10[sc->decimals];
+    }
+    char buf[64];
+    size_t len = cf_scale_format(sc, ticks, buf, sizeof buf - 1);
+    buf[len] = '\0';
+    return strtod(buf, NULL); /* correctly rounded in glibc; LC_NUMERIC stays "C" under Python */
+}
