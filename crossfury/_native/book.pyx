@@ -66,6 +66,25 @@ cdef class NativeBook:
         cf_sync_free(self._sync)
         free(self._text)
 
+    cdef inline cf_sync *_live(self) except NULL:
+        if self._sync == NULL:
+            raise ValueError("operation on a closed book")
+        return self._sync
+
+    def close(self) -> None:
+        """Free the book's memory now; any later use raises ValueError."""
+        cf_sync_free(self._sync)
+        self._sync = NULL
+        free(self._text)
+        self._text = NULL
+        self._text_cap = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
     cdef cf_text_level *_levels_text(self, object bids, object asks, size_t *n_bids, size_t *n_asks) except NULL:
         cdef Py_ssize_t nb = len(bids), na = len(asks), k, n
         cdef size_t need = <size_t>(nb + na)
@@ -91,7 +110,7 @@ cdef class NativeBook:
             return st
         if st == CF_ENOMEM:
             raise MemoryError("book allocation failed")
-        err = cf_sync_last_error(self._sync)
+        err = cf_sync_last_error(self._live())
         if st == CF_EBADMSG:
             raise DecodeError("depth event ids are inconsistent (first id above last id, negative ids, "
                               "or a missing previous id)")
@@ -122,18 +141,18 @@ cdef class NativeBook:
         ids.first_id = first_id
         ids.last_id = last_id
         ids.prev_id = CF_ID_NONE if prev_id is None else <int64_t>prev_id
-        return self._check(cf_sync_on_depth(self._sync, &ids, t, nb, t + nb, na), bids, asks)
+        return self._check(cf_sync_on_depth(self._live(), &ids, t, nb, t + nb, na), bids, asks)
 
     def on_snapshot_levels(self, int64_t last_id, bids, asks) -> int:
         """Install a decoded snapshot (levels as text pairs) and replay buffered events; return its status."""
         cdef size_t nb, na
         cdef cf_text_level *t = self._levels_text(bids, asks, &nb, &na)
-        return self._check(cf_sync_on_snapshot(self._sync, last_id, t, nb, t + nb, na), bids, asks)
+        return self._check(cf_sync_on_snapshot(self._live(), last_id, t, nb, t + nb, na), bids, asks)
 
     def apply_ticks(self, const cf_level[::1] bids, const cf_level[::1] asks, bint replace=False) -> int:
         """Apply (or install, with replace) levels already in ticks and lots: LEVEL_DTYPE arrays."""
         cdef cf_status st
-        st = cf_sync_apply_ticks(self._sync, replace, &bids[0] if bids.shape[0] else NULL, <size_t>bids.shape[0],
+        st = cf_sync_apply_ticks(self._live(), replace, &bids[0] if bids.shape[0] else NULL, <size_t>bids.shape[0],
                                  &asks[0] if asks.shape[0] else NULL, <size_t>asks.shape[0])
         if st == CF_EINVAL:
             raise TypeError("apply_ticks is for an unsequenced Book; a SyncedBook changes only through its ids")
@@ -141,19 +160,19 @@ cdef class NativeBook:
 
     def reset(self) -> None:
         """Drop the book and the buffer and wait for a new snapshot."""
-        cf_sync_reset(self._sync)
+        cf_sync_reset(self._live())
 
     # -- reading --------------------------------------------------------------------------------------
 
     cdef inline object _best(self, cf_side_id side):
         cdef cf_level lv
         cdef cf_scale ps, qs
-        if cf_sync_get_state(self._sync) != CF_STATE_SYNCED:
+        if cf_sync_get_state(self._live()) != CF_STATE_SYNCED:
             return None
-        if not cf_book_best(cf_sync_get_book(self._sync), side, &lv):
+        if not cf_book_best(cf_sync_get_book(self._live()), side, &lv):
             return None
-        ps = cf_sync_get_px_scale(self._sync)
-        qs = cf_sync_get_qty_scale(self._sync)
+        ps = cf_sync_get_px_scale(self._live())
+        qs = cf_sync_get_qty_scale(self._live())
         return (cf_scale_to_double(&ps, lv.px), cf_scale_to_double(&qs, lv.qty))
 
     def best_bid(self):
@@ -168,8 +187,8 @@ cdef class NativeBook:
         """Up to n best levels per side as LEVEL_DTYPE arrays (ticks, lots), best first; empty if not synced."""
         if n < 0:
             raise ValueError(f"n must be >= 0, got {n}")
-        cdef const cf_book *book = cf_sync_get_book(self._sync)
-        synced = cf_sync_get_state(self._sync) == CF_STATE_SYNCED
+        cdef const cf_book *book = cf_sync_get_book(self._live())
+        synced = cf_sync_get_state(self._live()) == CF_STATE_SYNCED
         bids = np.empty(min(<size_t>n, cf_book_count(book, CF_BID)) if synced else 0, dtype=LEVEL_DTYPE)
         asks = np.empty(min(<size_t>n, cf_book_count(book, CF_ASK)) if synced else 0, dtype=LEVEL_DTYPE)
         cdef cf_level[::1] b = bids
@@ -182,74 +201,74 @@ cdef class NativeBook:
 
     def prices_from_ticks(self, const int64_t[::1] ticks):
         """Prices as floats (exactly float() of their decimal text) for an int64 array of ticks."""
-        cdef cf_scale ps = cf_sync_get_px_scale(self._sync)
+        cdef cf_scale ps = cf_sync_get_px_scale(self._live())
         return _to_doubles(&ps, ticks)
 
     def quantities_from_lots(self, const int64_t[::1] lots):
         """Quantities as floats for an int64 array of lots."""
-        cdef cf_scale qs = cf_sync_get_qty_scale(self._sync)
+        cdef cf_scale qs = cf_sync_get_qty_scale(self._live())
         return _to_doubles(&qs, lots)
 
     def price_text(self, int64_t ticks) -> str:
         """Exact decimal text of a price in ticks."""
-        cdef cf_scale ps = cf_sync_get_px_scale(self._sync)
+        cdef cf_scale ps = cf_sync_get_px_scale(self._live())
         return _format(&ps, ticks)
 
     def quantity_text(self, int64_t lots) -> str:
         """Exact decimal text of a quantity in lots."""
-        cdef cf_scale qs = cf_sync_get_qty_scale(self._sync)
+        cdef cf_scale qs = cf_sync_get_qty_scale(self._live())
         return _format(&qs, lots)
 
     def price_to_ticks(self, price) -> int:
         """Ticks of a price given as decimal text (NumberError when off the book's grid)."""
-        cdef cf_scale ps = cf_sync_get_px_scale(self._sync)
+        cdef cf_scale ps = cf_sync_get_px_scale(self._live())
         return _to_ticks(&ps, price, "price")
 
     def quantity_at_ticks(self, int side, int64_t px_ticks) -> int:
         """Lots at a price in ticks on side 0 (bids) or 1 (asks); 0 when there is no level."""
-        return cf_book_qty_at(cf_sync_get_book(self._sync), <cf_side_id>(1 if side else 0), px_ticks)
+        return cf_book_qty_at(cf_sync_get_book(self._live()), <cf_side_id>(1 if side else 0), px_ticks)
 
     @property
     def synced(self) -> bool:
         """True while the book is valid: synced to a snapshot and continuous since."""
-        return cf_sync_get_state(self._sync) == CF_STATE_SYNCED
+        return cf_sync_get_state(self._live()) == CF_STATE_SYNCED
 
     @property
     def state_name(self) -> str:
-        return _STATE_NAMES[cf_sync_get_state(self._sync)]
+        return _STATE_NAMES[cf_sync_get_state(self._live())]
 
     @property
     def last_id(self):
         """Update id the book is at; None while not synced."""
-        cdef int64_t v = cf_sync_get_last_id(self._sync)
+        cdef int64_t v = cf_sync_get_last_id(self._live())
         return None if v == CF_ID_NONE else v
 
     @property
     def bid_count(self) -> int:
-        return cf_book_count(cf_sync_get_book(self._sync), CF_BID)
+        return cf_book_count(cf_sync_get_book(self._live()), CF_BID)
 
     @property
     def ask_count(self) -> int:
-        return cf_book_count(cf_sync_get_book(self._sync), CF_ASK)
+        return cf_book_count(cf_sync_get_book(self._live()), CF_ASK)
 
     @property
     def crossed(self) -> bool:
         """True when best bid >= best ask."""
-        return bool(cf_book_crossed(cf_sync_get_book(self._sync)))
+        return bool(cf_book_crossed(cf_sync_get_book(self._live())))
 
     @property
     def price_decimals(self) -> int:
-        return cf_sync_get_px_scale(self._sync).decimals
+        return cf_sync_get_px_scale(self._live()).decimals
 
     @property
     def quantity_decimals(self) -> int:
-        return cf_sync_get_qty_scale(self._sync).decimals
+        return cf_sync_get_qty_scale(self._live()).decimals
 
     def counters(self) -> dict:
         """The synchroniser's counters and state."""
-        cdef const cf_sync_counters *c = cf_sync_get_counters(self._sync)
+        cdef const cf_sync_counters *c = cf_sync_get_counters(self._live())
         return {
-            "state": _STATE_NAMES[cf_sync_get_state(self._sync)],
+            "state": _STATE_NAMES[cf_sync_get_state(self._live())],
             "applied": c.applied,
             "stale": c.stale,
             "buffered": c.buffered,
@@ -260,7 +279,7 @@ cdef class NativeBook:
             "snapshots": c.snapshots,
             "old_snapshots": c.old_snapshots,
             "rejected": c.rejected,
-            "buffered_now": cf_sync_buffered_events(self._sync),
+            "buffered_now": cf_sync_buffered_events(self._live()),
             "last_id": self.last_id,
             "bid_levels": self.bid_count,
             "ask_levels": self.ask_count,
