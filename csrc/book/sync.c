@@ -91,6 +91,8 @@ static int ensure_scratch(cf_sync *s, size_t n) {
     return 1;
 }
 
+static void lose_sync(cf_sync *s);
+
 /* An inferred scale gains decimals: multiply the book and the buffer, after checking nothing overflows. */
 static cf_status grow_scales(cf_sync *s, int32_t px_decimals, int32_t qty_decimals) {
     int64_t px_factor = cf_decimal_pow10(px_decimals - s->px_scale.decimals);
@@ -104,6 +106,7 @@ static cf_status grow_scales(cf_sync *s, int32_t px_decimals, int32_t qty_decima
     if (__builtin_mul_overflow(max_px, px_factor, &ignored) || __builtin_mul_overflow(max_qty, qty_factor, &ignored))
         return CF_ERANGE;
     cf_status st = cf_book_rescale(s->book, px_factor, qty_factor);
+    if (st == CF_ENOMEM) lose_sync(s); /* the rescale cleared the book */
     if (st != CF_OK) return st;
     for (size_t k = 0; k < s->n_buffered; k++) {
         s->buffered[k].px *= px_factor;

@@ -61,13 +61,19 @@ int main(int argc, char **argv) {
     cf_level batch[32];
     for (long it = 0; it < iterations; it++) {
         uint64_t r = rnd();
+        /* The price wanders, and now and then jumps far: the top-of-book window must follow both ways. */
+        mid += (int64_t)(rnd() % 3) - 1;
+        if (rnd() % 20000 == 0) mid += (int64_t)(rnd() % 40001) - 20000;
+        if (mid < RANGE / 4) mid = RANGE / 4;
+        if (mid > RANGE * 3 / 4) mid = RANGE * 3 / 4;
         if (r % 5000 == 0) { /* snapshot: best first, like exchanges send it */
             static cf_level bids[3000], asks[3000];
             memset(ref_qty, 0, sizeof ref_qty);
             size_t n = 1 + rnd() % 3000;
+            int64_t spacing = 1 + (int64_t)(rnd() % 8); /* wide snapshots reach past the top-of-book window */
             for (size_t k = 0; k < n; k++) {
-                bids[k].px = mid - 1 - (int64_t)k;
-                asks[k].px = mid + 1 + (int64_t)k;
+                bids[k].px = mid - 1 - (int64_t)k * spacing;
+                asks[k].px = mid + 1 + (int64_t)k * spacing;
                 bids[k].qty = ref_qty[CF_BID][bids[k].px] = 1 + (int64_t)(rnd() % 1000);
                 asks[k].qty = ref_qty[CF_ASK][asks[k].px] = 1 + (int64_t)(rnd() % 1000);
             }
