@@ -2,6 +2,8 @@
 # Mirrors csrc/common/status.h, csrc/common/decimal.h, csrc/book/book.h and csrc/book/sync.h.
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 
+from crossfury._native.decode cimport cf_decimal, cf_layout, cf_record, cf_text_level
+
 cdef extern from "common/status.h" nogil:
     ctypedef enum cf_status:
         CF_OK
@@ -18,12 +20,13 @@ cdef extern from "common/status.h" nogil:
         CF_EINVAL
         CF_ENOSPC
         CF_EBADMSG
+        CF_ETYPE
+        CF_EMISSING
+        CF_EDUPKEY
+        CF_EDEPTH
 
 cdef extern from "common/decimal.h" nogil:
     enum: CF_DECIMAL_MAX_DECIMALS
-    ctypedef struct cf_decimal:
-        int64_t mantissa
-        int32_t decimals
     ctypedef struct cf_scale:
         int64_t step
         int32_t decimals
@@ -60,11 +63,6 @@ cdef extern from "book/sync.h" nogil:
         CF_STATE_WAITING
         CF_STATE_SYNCED
         CF_STATE_RESYNCING
-    ctypedef struct cf_text_level:
-        const char *px
-        const char *qty
-        uint32_t px_len
-        uint32_t qty_len
     ctypedef struct cf_depth_ids:
         int64_t first_id
         int64_t last_id
@@ -81,11 +79,16 @@ cdef extern from "book/sync.h" nogil:
         uint64_t snapshots
         uint64_t old_snapshots
         uint64_t rejected
+    ctypedef enum cf_error_stage:
+        CF_ERR_VALUE
+        CF_ERR_DECODE
+        CF_ERR_IDS
     ctypedef struct cf_value_error:
         int32_t side
         int32_t field
         uint32_t index
         cf_status status
+        cf_error_stage stage
     ctypedef struct cf_sync:
         pass
     cf_sync *cf_sync_new(cf_sync_rule rule, cf_scale px_scale, cf_scale qty_scale, uint32_t max_events,
@@ -97,6 +100,11 @@ cdef extern from "book/sync.h" nogil:
                                const cf_text_level *asks, size_t n_asks)
     cf_status cf_sync_apply_ticks(cf_sync *sync, int replace, const cf_level *bids, size_t n_bids, const cf_level *asks,
                                   size_t n_asks)
+    cf_status cf_sync_on_message(cf_sync *sync, const cf_layout *layout, const char *msg, size_t len,
+                                 cf_record *rec)
+    cf_status cf_sync_on_snapshot_message(cf_sync *sync, const cf_layout *layout, const char *msg, size_t len,
+                                          cf_record *rec)
+    int cf_sync_decoded_level(const cf_sync *sync, cf_side_id side, uint32_t index, cf_text_level *out)
     void cf_sync_reset(cf_sync *sync)
     cf_sync_state cf_sync_get_state(const cf_sync *sync)
     const cf_sync_counters *cf_sync_get_counters(const cf_sync *sync)

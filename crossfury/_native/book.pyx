@@ -5,10 +5,13 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.string cimport strcmp
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 from libc.stdint cimport int64_t, uint32_t
-from libc.stdlib cimport free, realloc
+from libc.stdlib cimport free, malloc, realloc
+
+from crossfury._native.decode cimport Layout, decode_error
 
 import numpy as np
 
+from crossfury._native.status import STATUS_BY_CODE
 from crossfury.core.errors import DecodeError, NumberError
 from crossfury.events.dtypes import LEVEL_DTYPE
 
@@ -55,6 +58,8 @@ cdef class NativeBook:
     cdef size_t _text_cap
     cdef object _tick_size
     cdef object _lot_size
+    cdef Layout _depth_layout
+    cdef Layout _snapshot_layout
 
     def __cinit__(self, int rule, tick_size=None, lot_size=None, uint32_t max_buffered_events=4096,
                   size_t max_buffered_levels=1 << 20):
@@ -110,6 +115,7 @@ cdef class NativeBook:
         return t
 
     cdef int _check(self, cf_status st, object bids, object asks) except -1:
+        # Raise for an error status; return a non-negative status unchanged.
         cdef cf_value_error err
         if st >= 0:
             return st
@@ -175,6 +181,96 @@ cdef class NativeBook:
         if st == CF_EINVAL:
             raise TypeError("apply_ticks is for an unsequenced Book; a SyncedBook changes only through its ids")
         return self._check(st, np.asarray(bids).tolist(), np.asarray(asks).tolist())
+
+    def set_layouts(self, Layout depth, Layout snapshot) -> None:
+        """Layouts that on_message and on_snapshot decode raw depth messages and snapshot bodies with."""
+        self._depth_layout = depth
+        self._snapshot_layout = snapshot
+
+    def on_message(self, msg):
+        """Feed one raw depth message (bytes or str): decode, check ids, apply, in one C call without the GIL.
+
+        Returns a SyncStatus; raises DecodeError (malformed message) or NumberError (bad level value), in
+        which case nothing changed but the rejected counter.
+        """
+        cdef Py_ssize_t n = 0
+        cdef const char *p = _msg_bytes(msg, &n)
+        cdef cf_sync *s = self._live()
+        cdef Layout layout = self._depth_layout
+        cdef cf_record rec
+        cdef cf_status st
+        if layout is None:
+            raise TypeError("this book has no message layout: use on_depth, or create it with a rule alias")
+        with nogil:
+            st = cf_sync_on_message(s, &layout.c, p, <size_t>n, &rec)
+        if st >= 0:
+            return STATUS_BY_CODE[st]
+        self._raise_message_error(st, &rec, layout, "depth message", p, <size_t>n)
+
+    def on_messages(self, msgs):
+        """Feed many raw depth messages in one C call without the GIL; int8 statuses, one per message.
+
+        Errors do not raise here: a refused message gets its negative status (see csrc/common/status.h) and
+        the batch goes on.
+        """
+        cdef list seq = msgs if type(msgs) is list else list(msgs)
+        cdef Py_ssize_t m = len(seq), k, n = 0
+        cdef cf_sync *s = self._live()
+        cdef Layout layout = self._depth_layout
+        cdef cf_record rec
+        if layout is None:
+            raise TypeError("this book has no message layout")
+        out = np.empty(m, dtype=np.int8)
+        if m == 0:
+            return out
+        cdef signed char[::1] statuses = out
+        cdef const char **ptrs = <const char **>malloc(m * sizeof(const char *))
+        cdef size_t *lens = <size_t *>malloc(m * sizeof(size_t))
+        try:
+            if ptrs == NULL or lens == NULL:
+                raise MemoryError()
+            for k in range(m):
+                ptrs[k] = _msg_bytes(seq[k], &n)
+                lens[k] = <size_t>n
+            with nogil:
+                for k in range(m):
+                    statuses[k] = <signed char>cf_sync_on_message(s, &layout.c, ptrs[k], lens[k], &rec)
+        finally:
+            free(ptrs)
+            free(lens)
+        return out
+
+    def on_snapshot_message(self, body):
+        """Install a raw REST depth snapshot body (bytes or str) and replay the buffer; returns a SyncStatus."""
+        cdef Py_ssize_t n = 0
+        cdef const char *p = _msg_bytes(body, &n)
+        cdef cf_sync *s = self._live()
+        cdef Layout layout = self._snapshot_layout
+        cdef cf_record rec
+        cdef cf_status st
+        if layout is None:
+            raise TypeError("this book has no snapshot layout")
+        with nogil:
+            st = cf_sync_on_snapshot_message(s, &layout.c, p, <size_t>n, &rec)
+        if st >= 0:
+            return STATUS_BY_CODE[st]
+        self._raise_message_error(st, &rec, layout, "depth snapshot", p, <size_t>n)
+
+    cdef int _raise_message_error(self, cf_status st, const cf_record *rec, Layout layout, str what,
+                                  const char *p, size_t n) except -1:
+        cdef cf_value_error err = cf_sync_last_error(self._sync)
+        cdef cf_text_level lv
+        if st == CF_ENOMEM:
+            raise MemoryError("book allocation failed")
+        if err.stage == CF_ERR_DECODE:
+            raise decode_error(rec, layout, st, what, p, n)
+        if err.stage == CF_ERR_IDS:
+            return self._check(st, None, None)
+        text = None
+        if cf_sync_decoded_level(self._sync, <cf_side_id>err.side, err.index, &lv):
+            text = lv.px[:lv.px_len] if err.field == 0 else lv.qty[:lv.qty_len]
+        levels = [(text, text)] * (err.index + 1)
+        return self._check(st, levels if err.side == CF_BID else None, levels if err.side == CF_ASK else None)
 
     def reset(self) -> None:
         """Drop the book and the buffer and wait for a new snapshot."""
@@ -304,6 +400,15 @@ cdef class NativeBook:
         }
 
 
+cdef inline const char *_msg_bytes(object msg, Py_ssize_t *n) except NULL:
+    if type(msg) is bytes:
+        n[0] = PyBytes_GET_SIZE(msg)
+        return PyBytes_AS_STRING(msg)
+    if type(msg) is str:
+        return PyUnicode_AsUTF8AndSize(msg, n)
+    raise TypeError(f"message must be bytes or str, got {type(msg).__name__}")
+
+
 cdef int _fill_text(cf_text_level *out, object level) except -1:
     cdef Py_ssize_t n = 0
     if (type(level) is not list and type(level) is not tuple) or len(level) < 2:
@@ -316,6 +421,7 @@ cdef int _fill_text(cf_text_level *out, object level) except -1:
     if n > 0xFFFFFFFF:
         raise DecodeError("quantity text longer than 4 GiB")
     out.qty_len = <uint32_t>n
+    out.parsed = 0
     return 0
 
 

@@ -16,12 +16,13 @@ import enum
 from decimal import Decimal
 from typing import Any, NamedTuple, Sequence
 
-import msgspec
 import numpy as np
 
 from crossfury._native.book import RULE_NONE, RULE_PREV_ID, RULE_RANGE, NativeBook, parse_decimal
+from crossfury._native.status import SyncState, SyncStatus
 from crossfury.core.errors import DecodeError, NumberError
 from crossfury.events.dtypes import LEVEL_DTYPE
+from crossfury.exchanges.binance import layouts as binance_layouts
 
 __all__ = [
     "LEVEL_DTYPE",
@@ -63,23 +64,6 @@ def _rule(rule: SyncRule | str) -> SyncRule:
     except ValueError:
         known = sorted([r.value for r in SyncRule] + list(_RULE_ALIASES))
         raise ValueError(f"unknown sync rule {rule!r}; expected one of {', '.join(known)}") from None
-
-
-class SyncStatus(enum.IntEnum):
-    """Outcome of feeding a snapshot or a depth event (mirrors cf_status)."""
-
-    APPLIED = 0       # applied to a valid book
-    BUFFERED = 1      # held until a snapshot arrives
-    STALE = 2         # older than the book: dropped
-    GAP = 3           # continuity lost: the book is invalid, fetch a new snapshot
-    CROSSED = 4       # applied, and best bid >= best ask afterwards
-    SNAPSHOT_OLD = 5  # snapshot older than the buffered events: fetch a newer one
-
-
-class SyncState(enum.StrEnum):
-    WAITING = "waiting"      # no snapshot yet; events are buffered
-    SYNCED = "synced"        # valid
-    RESYNCING = "resyncing"  # continuity lost; events are buffered until a new snapshot
 
 
 class BookTop(NamedTuple):
@@ -183,21 +167,6 @@ class Book(_BookReaders):
         return f"Book(bids={self.bid_count}, asks={self.ask_count}, best_bid={self.best_bid()}, best_ask={self.best_ask()})"
 
 
-_json = msgspec.json.Decoder()
-
-
-def _decode(body: bytes | str | dict, what: str) -> dict:
-    if isinstance(body, dict):
-        return body
-    try:
-        obj = _json.decode(body)
-    except msgspec.DecodeError as exc:
-        raise DecodeError(f"{what} is not valid JSON: {exc}") from None
-    if not isinstance(obj, dict):
-        raise DecodeError(f"{what} is a JSON {type(obj).__name__}, expected an object")
-    return obj
-
-
 def _id(obj: dict, key: str, what: str) -> int:
     value = obj.get(key)
     if type(value) is not int or not 0 <= value < 2**63 - 1:
@@ -240,36 +209,24 @@ class SyncedBook(_BookReaders):
     def __init__(self, rule: SyncRule | str, tick_size=None, lot_size=None, *, max_buffered_events: int = 4096,
                  max_buffered_levels: int = 1 << 20):
         self.rule = _rule(rule)
+        # Binance's depth and snapshot shapes are the only ones with these rules so far.
+        self.set_layouts(binance_layouts.DEPTH, binance_layouts.SNAPSHOT)
 
     def on_snapshot(self, body: bytes | str | dict) -> SyncStatus:
-        """Install a REST depth snapshot body ({"lastUpdateId", "bids", "asks"}) and replay the buffer."""
-        obj = _decode(body, "depth snapshot")
+        """Install a REST depth snapshot body ({"lastUpdateId", "bids", "asks"}) and replay the buffer.
+
+        Raw bytes or str are decoded in C; an already-parsed dict is accepted too.
+        """
+        if not isinstance(body, dict):
+            return self.on_snapshot_message(body)
         return SyncStatus(self.on_snapshot_levels(
-            _id(obj, "lastUpdateId", "depth snapshot"),
-            _levels(obj, "bids", "depth snapshot"),
-            _levels(obj, "asks", "depth snapshot"),
+            _id(body, "lastUpdateId", "depth snapshot"),
+            _levels(body, "bids", "depth snapshot"),
+            _levels(body, "asks", "depth snapshot"),
         ))
 
-    def on_message(self, msg: bytes | str) -> SyncStatus:
-        """Feed one raw WebSocket text: a depthUpdate event, bare or in a combined-stream envelope."""
-        obj = _decode(msg, "depth message")
-        data = obj.get("data")
-        if isinstance(data, dict) and "stream" in obj:
-            obj = data
-        if obj.get("e") != "depthUpdate":
-            raise DecodeError(f"not a depth update event: event type {obj.get('e')!r}")
-        prev_id = None
-        if self.rule is SyncRule.PREV_ID:
-            prev_id = obj.get("pu")
-            if type(prev_id) is not int or not -(2**63) < prev_id < 2**63:
-                raise DecodeError(f"depth update field 'pu' is {prev_id!r}, expected a 64-bit integer")
-        return SyncStatus(self.on_depth_levels(
-            _id(obj, "U", "depth update"),
-            _id(obj, "u", "depth update"),
-            prev_id,
-            _levels(obj, "b", "depth update"),
-            _levels(obj, "a", "depth update"),
-        ))
+    # on_message(msg) and on_messages(msgs) are the C fused path (crossfury._native.book.NativeBook):
+    # one raw WebSocket text (depthUpdate, bare or in a combined-stream envelope) -> SyncStatus.
 
     def on_depth(self, first_id: int, last_id: int, prev_id: int | None, bids: Levels, asks: Levels) -> SyncStatus:
         """Feed one already-decoded depth event: its update ids and [price, quantity] text levels."""

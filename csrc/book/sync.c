@@ -26,6 +26,8 @@ struct cf_sync {
     cf_decimal *decimals; /* 2 per level: price, quantity */
     cf_level *levels;
     size_t scratch_cap;
+    cf_text_level *text;  /* decoded level spans: text_cap bids, then text_cap asks */
+    size_t text_cap;
 
     buffered_event *events;
     uint32_t n_events, events_cap, max_events;
@@ -63,6 +65,7 @@ void cf_sync_free(cf_sync *s) {
     cf_book_free(s->book);
     free(s->decimals);
     free(s->levels);
+    free(s->text);
     free(s->events);
     free(s->buffered);
     free(s);
@@ -70,6 +73,7 @@ void cf_sync_free(cf_sync *s) {
 
 static cf_status fail(cf_sync *s, cf_status st, size_t n_bids, size_t k, int32_t field) {
     s->error.status = st;
+    s->error.stage = CF_ERR_VALUE;
     s->error.side = k < n_bids ? CF_BID : CF_ASK;
     s->error.index = (uint32_t)(k < n_bids ? k : k - n_bids);
     s->error.field = field;
@@ -128,11 +132,18 @@ static cf_status quantize(cf_sync *s, const cf_text_level *bids, size_t n_bids, 
     for (size_t k = 0; k < n; k++) {
         const cf_text_level *t = k < n_bids ? &bids[k] : &asks[k - n_bids];
         cf_decimal *px = &s->decimals[2 * k], *qty = &s->decimals[2 * k + 1];
-        cf_status st = cf_decimal_parse(t->px, t->px_len, px);
-        if (st != CF_OK) return fail(s, st, n_bids, k, 0);
+        cf_status st;
+        if (CF_LIKELY(t->parsed & CF_PARSED_PX)) {
+            *px = t->px_value;
+        } else if ((st = cf_decimal_parse(t->px, t->px_len, px)) != CF_OK) {
+            return fail(s, st, n_bids, k, 0);
+        }
         if (px->mantissa < 0) return fail(s, CF_ENEGATIVE, n_bids, k, 0);
-        st = cf_decimal_parse(t->qty, t->qty_len, qty);
-        if (st != CF_OK) return fail(s, st, n_bids, k, 1);
+        if (CF_LIKELY(t->parsed & CF_PARSED_QTY)) {
+            *qty = t->qty_value;
+        } else if ((st = cf_decimal_parse(t->qty, t->qty_len, qty)) != CF_OK) {
+            return fail(s, st, n_bids, k, 1);
+        }
         if (qty->mantissa < 0) return fail(s, CF_ENEGATIVE, n_bids, k, 1);
         if (px->decimals > px_dec) {
             px_dec = px->decimals;
@@ -299,6 +310,7 @@ cf_status cf_sync_on_depth(cf_sync *s, const cf_depth_ids *ids, const cf_text_le
     }
     if (!ids_valid(s, ids)) {
         s->error.status = CF_EBADMSG;
+        s->error.stage = CF_ERR_IDS;
         s->counters.rejected++;
         return CF_EBADMSG;
     }
@@ -316,6 +328,7 @@ cf_status cf_sync_on_snapshot(cf_sync *s, int64_t last_id, const cf_text_level *
                               const cf_text_level *asks, size_t n_asks) {
     if (last_id < 0 || last_id == INT64_MAX) {
         s->error.status = CF_EBADMSG;
+        s->error.stage = CF_ERR_IDS;
         s->counters.rejected++;
         return CF_EBADMSG;
     }
@@ -379,6 +392,51 @@ cf_status cf_sync_on_snapshot(cf_sync *s, int64_t last_id, const cf_text_level *
     }
     clear_buffer(s);
     return cf_book_crossed(s->book) ? CF_CROSSED : CF_OK;
+}
+
+/* Decode into the level buffers, growing them once when a message has more levels than any before. */
+static cf_status decode_levels(cf_sync *s, const cf_layout *layout, const char *msg, size_t len, cf_record *rec) {
+    cf_status st;
+    while ((st = cf_decode(layout, msg, len, rec, s->text, s->text_cap, s->text + s->text_cap, s->text_cap)) ==
+           CF_ENOSPC) {
+        size_t need = rec->n_bids > rec->n_asks ? rec->n_bids : rec->n_asks;
+        size_t cap = s->text_cap ? s->text_cap : 256;
+        while (cap < need) cap *= 2;
+        cf_text_level *t = (cf_text_level *)realloc(s->text, 2 * cap * sizeof(cf_text_level));
+        if (!t) return CF_ENOMEM;
+        s->text = t;
+        s->text_cap = cap;
+    }
+    if (st != CF_OK) {
+        s->error.status = st;
+        s->error.stage = CF_ERR_DECODE;
+        s->counters.rejected++;
+    }
+    return st;
+}
+
+int cf_sync_decoded_level(const cf_sync *s, cf_side_id side, uint32_t index, cf_text_level *out) {
+    if (!s->text || index >= s->text_cap) return 0;
+    *out = s->text[(side == CF_BID ? 0 : s->text_cap) + index];
+    return 1;
+}
+
+cf_status cf_sync_on_message(cf_sync *s, const cf_layout *layout, const char *msg, size_t len, cf_record *rec) {
+    cf_status st = decode_levels(s, layout, msg, len, rec);
+    if (st != CF_OK) return st;
+    cf_depth_ids ids;
+    ids.first_id = (rec->present & CF_FIELD_BIT(CF_FIELD_FIRST_ID)) ? rec->ints[CF_FIELD_FIRST_ID] : 0;
+    ids.last_id = (rec->present & CF_FIELD_BIT(CF_FIELD_LAST_ID)) ? rec->ints[CF_FIELD_LAST_ID] : 0;
+    ids.prev_id = (rec->present & CF_FIELD_BIT(CF_FIELD_PREV_ID)) ? rec->ints[CF_FIELD_PREV_ID] : CF_ID_NONE;
+    return cf_sync_on_depth(s, &ids, s->text, rec->n_bids, s->text + s->text_cap, rec->n_asks);
+}
+
+cf_status cf_sync_on_snapshot_message(cf_sync *s, const cf_layout *layout, const char *msg, size_t len,
+                                      cf_record *rec) {
+    cf_status st = decode_levels(s, layout, msg, len, rec);
+    if (st != CF_OK) return st;
+    int64_t last_id = (rec->present & CF_FIELD_BIT(CF_FIELD_LAST_ID)) ? rec->ints[CF_FIELD_LAST_ID] : 0;
+    return cf_sync_on_snapshot(s, last_id, s->text, rec->n_bids, s->text + s->text_cap, rec->n_asks);
 }
 
 void cf_sync_reset(cf_sync *s) {

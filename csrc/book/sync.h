@@ -27,18 +27,11 @@
 #include "book/book.h"
 #include "common/decimal.h"
 #include "common/status.h"
+#include "decode/decode.h"
 
 typedef enum { CF_RULE_NONE = 0, CF_RULE_RANGE = 1, CF_RULE_PREV_ID = 2 } cf_sync_rule;
 
 typedef enum { CF_STATE_WAITING = 0, CF_STATE_SYNCED = 1, CF_STATE_RESYNCING = 2 } cf_sync_state;
-
-/* Level text inside a message; not NUL-terminated. */
-typedef struct {
-    const char *px;
-    const char *qty;
-    uint32_t px_len;
-    uint32_t qty_len;
-} cf_text_level;
 
 /* Update ids of one depth event. prev_id is CF_ID_NONE where the stream has none. */
 typedef struct {
@@ -62,12 +55,16 @@ typedef struct {
     uint64_t rejected;      /* messages refused with an error status */
 } cf_sync_counters;
 
-/* Which value of the last refused message was bad. */
+typedef enum { CF_ERR_VALUE = 0, CF_ERR_DECODE = 1, CF_ERR_IDS = 2 } cf_error_stage;
+
+/* Why the last message was refused. For CF_ERR_VALUE: which level value; the decoded level text stays
+ * readable through cf_sync_decoded_level while the message bytes are alive. */
 typedef struct {
     int32_t side;   /* CF_BID or CF_ASK */
     int32_t field;  /* 0 price, 1 quantity */
     uint32_t index; /* level index within that side */
     cf_status status;
+    cf_error_stage stage;
 } cf_value_error;
 
 typedef struct cf_sync cf_sync;
@@ -91,6 +88,16 @@ cf_status cf_sync_on_snapshot(cf_sync *sync, int64_t last_id, const cf_text_leve
 cf_status cf_sync_on_depth(cf_sync *sync, const cf_depth_ids *ids, const cf_text_level *bids, size_t n_bids,
                            const cf_text_level *asks, size_t n_asks);
 
+/* Decode one raw depth message with layout and feed it (cf_sync_on_depth): the fused hot path, one call per
+ * message, no allocation once the level buffers fit the largest message seen. rec receives the decoded
+ * header (and error offset/field on a decode error). Returns what cf_sync_on_depth returns, or a decode
+ * error (CF_EBADMSG, CF_ETYPE, CF_EMISSING, CF_EDUPKEY, CF_EDEPTH), counted as rejected. */
+cf_status cf_sync_on_message(cf_sync *sync, const cf_layout *layout, const char *msg, size_t len, cf_record *rec);
+
+/* Decode a snapshot body (last id, bids, asks) with layout and install it (cf_sync_on_snapshot). */
+cf_status cf_sync_on_snapshot_message(cf_sync *sync, const cf_layout *layout, const char *msg, size_t len,
+                                      cf_record *rec);
+
 /* CF_RULE_NONE only: apply (or, with replace != 0, install) levels already in ticks and lots, checking
  * first that no price or quantity is negative (CF_ENEGATIVE, details in cf_sync_last_error).
  * CF_EINVAL for a sequenced rule, whose book only changes through its ids. */
@@ -108,6 +115,10 @@ cf_scale cf_sync_get_qty_scale(const cf_sync *sync);
 /* last_id of the last applied event (or snapshot); CF_ID_NONE when not synced. */
 int64_t cf_sync_get_last_id(const cf_sync *sync);
 cf_value_error cf_sync_last_error(const cf_sync *sync);
+/* Level text of the last message decoded by cf_sync_on_message / cf_sync_on_snapshot_message; returns 1,
+ * or 0 when out of range. The spans point into that message. */
+int cf_sync_decoded_level(const cf_sync *sync, cf_side_id side, uint32_t index, cf_text_level *out);
+
 /* Events currently buffered. */
 size_t cf_sync_buffered_events(const cf_sync *sync);
 

@@ -12,43 +12,10 @@ static const int64_t POW10[19] = {
 int64_t cf_decimal_pow10(int32_t k) { return (k >= 0 && k <= 18) ? POW10[k] : 0; }
 
 cf_status cf_decimal_parse(const char *s, size_t n, cf_decimal *out) {
-    size_t i = 0;
-    int negative = 0;
-    if (n > 0 && s[0] == '-') {
-        negative = 1;
-        i = 1;
-    }
-    size_t int_begin = i;
-    while (i < n && (unsigned)(s[i] - '0') < 10u) i++;
-    size_t int_end = i;
-    size_t frac_begin = i, frac_end = i;
-    if (i < n && s[i] == '.') {
-        frac_begin = ++i;
-        while (i < n && (unsigned)(s[i] - '0') < 10u) i++;
-        frac_end = i;
-    }
-    if (i != n || (int_end == int_begin && frac_end == frac_begin)) return CF_EBADNUM;
-
-    /* Trailing fractional zeros carry no value; dropping them keeps mantissas small and comparable. */
-    while (frac_end > frac_begin && s[frac_end - 1] == '0') frac_end--;
-    size_t decimals = frac_end - frac_begin;
-    if (decimals > CF_DECIMAL_MAX_DECIMALS) return CF_ERANGE;
-
-    uint64_t m = 0;
-    const uint64_t limit = (uint64_t)INT64_MAX;
-    for (size_t k = int_begin; k < int_end; k++) {
-        uint64_t digit = (uint64_t)(s[k] - '0');
-        if (m > (limit - digit) / 10u) return CF_ERANGE;
-        m = m * 10u + digit;
-    }
-    for (size_t k = frac_begin; k < frac_end; k++) {
-        uint64_t digit = (uint64_t)(s[k] - '0');
-        if (m > (limit - digit) / 10u) return CF_ERANGE;
-        m = m * 10u + digit;
-    }
-    out->mantissa = negative ? -(int64_t)m : (int64_t)m;
-    out->decimals = (int32_t)decimals;
-    return CF_OK;
+    size_t end;
+    cf_status st = cf_decimal_scan(s, n, out, &end);
+    if (end != n) return CF_EBADNUM; /* a stray byte outranks a range problem */
+    return st;
 }
 
 cf_scale cf_scale_inferred(void) {
@@ -104,17 +71,28 @@ size_t cf_scale_format(const cf_scale *sc, int64_t ticks, char *buf, size_t cap)
     return len;
 }
 
-double cf_scale_to_double(const cf_scale *sc, int64_t ticks) {
-    int64_t units;
+double cf_decimal_to_double(cf_decimal d) {
     /* Exact integers up to 2^53 and exact powers of ten up to 10^22: one IEEE division rounds correctly
      * (Clinger's fast path), which is what Python's float(text) returns. */
-    if (!__builtin_mul_overflow(ticks, sc->step, &units) && units <= (1LL << 53) && units >= -(1LL << 53)) {
-        static const double P10[19] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
-                                       1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
-        return (double)units / P10[sc->decimals];
+    static const double P10[19] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
+                                   1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
+    if (d.mantissa <= (1LL << 53) && d.mantissa >= -(1LL << 53) && d.decimals >= 0 && d.decimals <= 18)
+        return (double)d.mantissa / P10[d.decimals];
+    cf_scale sc = {1, d.decimals, 0};
+    char buf[64];
+    size_t len = cf_scale_format(&sc, d.mantissa, buf, sizeof buf - 1);
+    buf[len] = '\0';
+    return strtod(buf, NULL); /* correctly rounded in glibc; LC_NUMERIC stays "C" under Python */
+}
+
+double cf_scale_to_double(const cf_scale *sc, int64_t ticks) {
+    cf_decimal d;
+    if (!__builtin_mul_overflow(ticks, sc->step, &d.mantissa)) {
+        d.decimals = sc->decimals;
+        return cf_decimal_to_double(d);
     }
     char buf[64];
     size_t len = cf_scale_format(sc, ticks, buf, sizeof buf - 1);
     buf[len] = '\0';
-    return strtod(buf, NULL); /* correctly rounded in glibc; LC_NUMERIC stays "C" under Python */
+    return strtod(buf, NULL);
 }

@@ -20,7 +20,11 @@ typedef enum {
     CF_ENOMEM = -5,         /* allocation failed */
     CF_EINVAL = -6,         /* bad argument */
     CF_ENOSPC = -7,         /* caller's buffer too small */
-    CF_EBADMSG = -8         /* message malformed */
+    CF_EBADMSG = -8,        /* message is not valid JSON, or has the wrong shape */
+    CF_ETYPE = -9,          /* a known field has the wrong JSON type, or the event type is not the layout's */
+    CF_EMISSING = -10,      /* a required field is absent */
+    CF_EDUPKEY = -11,       /* a known field appears twice */
+    CF_EDEPTH = -12         /* nesting deeper than the decoder allows */
 } cf_status;
 
 #if defined(__GNUC__) || defined(__clang__)

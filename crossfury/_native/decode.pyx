@@ -1,0 +1,189 @@
+# SPDX-License-Identifier: MIT
+# Thin wrapper over csrc/decode: layouts from Python data, records out as Python values and numpy arrays.
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.unicode cimport PyUnicode_AsUTF8AndSize
+from libc.stdint cimport int64_t
+
+import numpy as np
+
+from crossfury.core.errors import DecodeError, NumberError
+
+cdef extern from "common/decimal.h" nogil:
+    cf_status cf_decimal_parse(const char *s, size_t n, cf_decimal *out)
+    double cf_decimal_to_double(cf_decimal d)
+
+cdef extern from "common/status.h" nogil:
+    enum:
+        CF_OK
+        CF_ENOSPC
+        CF_EBADMSG
+        CF_ETYPE
+        CF_EMISSING
+        CF_EDUPKEY
+        CF_EDEPTH
+        CF_ERANGE
+        CF_EBADNUM
+
+FIELD_NAMES = ("event", "symbol", "exch_ts", "transact_ts", "first_id", "last_id", "prev_id", "trade_id",
+               "bids", "asks", "price", "qty", "bid_px", "bid_qty", "ask_px", "ask_qty", "buyer_maker")
+_TEXT_FIELDS = frozenset((CF_FIELD_EVENT, CF_FIELD_SYMBOL, CF_FIELD_PRICE, CF_FIELD_QTY, CF_FIELD_BID_PX,
+                          CF_FIELD_BID_QTY, CF_FIELD_ASK_PX, CF_FIELD_ASK_QTY))
+
+
+cdef class Layout:
+    """Which exchange keys hold which normalised fields in one message shape (csrc/decode/decode.h)."""
+
+    def __cinit__(self, str name, dict keys, required=(), event=None, envelope=None, stream=None):
+        cdef Py_ssize_t k = 0
+        self.name = name
+        self.keys = dict(keys)
+        self.event = event
+        self._names = []
+        self._keys = <cf_layout_key *>PyMem_Malloc(max(1, len(keys)) * sizeof(cf_layout_key))
+        if self._keys == NULL:
+            raise MemoryError()
+        for key, field in keys.items():
+            if not 0 <= int(field) < CF_FIELD_COUNT:
+                raise ValueError(f"layout {name}: key {key!r} maps to unknown field {field!r}")
+            encoded = key.encode("utf-8")
+            self._names.append(encoded)
+            self._keys[k].name = encoded
+            self._keys[k].field = <cf_field><int>field
+            k += 1
+        self.c.keys = self._keys
+        self.c.n_keys = <uint32_t>k
+        self.c.required = 0
+        for field in required:
+            if int(field) not in {int(f) for f in keys.values()}:
+                raise ValueError(f"layout {name}: required field {FIELD_NAMES[int(field)]} has no key")
+            self.c.required |= 1u << int(field)
+        self.c.event = self._keep(event)
+        self.c.envelope = self._keep(envelope)
+        self.c.stream = self._keep(stream)
+
+    cdef const char *_keep(self, object text):
+        if text is None:
+            return NULL
+        encoded = text.encode("utf-8")
+        self._names.append(encoded)
+        return encoded
+
+    def __dealloc__(self):
+        PyMem_Free(self._keys)
+
+    def key_of(self, int field):
+        """The exchange key of a normalised field in this layout, or None."""
+        for key, f in self.keys.items():
+            if int(f) == field:
+                return key
+        return None
+
+    def __repr__(self):
+        return f"Layout({self.name!r}, {len(self.keys)} keys)"
+
+
+cdef object decode_error(const cf_record *rec, Layout layout, cf_status st, str what, const char *msg, size_t n):
+    cdef int f = rec.error_field
+    field = ""
+    if 0 <= f < CF_FIELD_COUNT:
+        field = f"field {FIELD_NAMES[f]} (key {layout.key_of(f)!r}) "
+    at = rec.error_offset
+    around = msg[max(0, <Py_ssize_t>at - 20):min(n, at + 20)].decode("utf-8", "replace")
+    if st == CF_EMISSING:
+        return DecodeError(f"{what}: {field}is missing")
+    if st == CF_ETYPE:
+        if f == CF_FIELD_EVENT and layout.event is not None:
+            return DecodeError(f"{what}: event type is not {layout.event!r}")
+        return DecodeError(f"{what}: {field}has the wrong type, at byte {at} near {around!r}")
+    if st == CF_EDUPKEY:
+        return DecodeError(f"{what}: {field}appears twice")
+    if st == CF_EDEPTH:
+        return DecodeError(f"{what}: nested deeper than the decoder allows, at byte {at}")
+    if st == CF_ERANGE:
+        return DecodeError(f"{what}: {field}does not fit a 64-bit integer, at byte {at}")
+    return DecodeError(f"{what}: not valid JSON (or trailing data) at byte {at} of {n}, near {around!r}")
+
+
+cdef const char *_bytes_of(object msg, Py_ssize_t *n) except NULL:
+    if type(msg) is bytes:
+        n[0] = PyBytes_GET_SIZE(msg)
+        return PyBytes_AS_STRING(msg)
+    if type(msg) is str:
+        return PyUnicode_AsUTF8AndSize(msg, n)
+    raise TypeError(f"message must be bytes or str, got {type(msg).__name__}")
+
+
+cdef object _levels_array(const cf_text_level *levels, uint32_t count, str side):
+    out = np.empty((count, 2), dtype=np.float64)
+    cdef double[:, ::1] o = out
+    cdef cf_decimal d
+    cdef uint32_t k
+    cdef cf_status st
+    for k in range(count):
+        st = cf_decimal_parse(levels[k].px, levels[k].px_len, &d)
+        if st != CF_OK or d.mantissa < 0:
+            raise NumberError(f"{side} price {levels[k].px[:levels[k].px_len].decode('utf-8', 'replace')!r} "
+                              f"(level {k}) is not a non-negative plain decimal number of at most 19 digits")
+        o[k, 0] = cf_decimal_to_double(d)
+        st = cf_decimal_parse(levels[k].qty, levels[k].qty_len, &d)
+        if st != CF_OK or d.mantissa < 0:
+            raise NumberError(f"{side} quantity {levels[k].qty[:levels[k].qty_len].decode('utf-8', 'replace')!r} "
+                              f"(level {k}) is not a non-negative plain decimal number of at most 19 digits")
+        o[k, 1] = cf_decimal_to_double(d)
+    return out
+
+
+def decode(Layout layout, msg, str what="message"):
+    """Decode msg with layout: (dict of present fields, bids (n, 2) float array, asks (n, 2) float array).
+
+    Integer fields come out as int, text fields as str (decimal text stays text), booleans as bool; the
+    envelope's stream name, when present, under "stream". Raises DecodeError on malformed input.
+    """
+    cdef Py_ssize_t n = 0
+    cdef const char *p = _bytes_of(msg, &n)
+    cdef cf_record rec
+    cdef size_t cap = 64
+    cdef cf_text_level *buf = NULL
+    cdef cf_status st
+    cdef int f
+    try:
+        while True:
+            PyMem_Free(buf)
+            buf = <cf_text_level *>PyMem_Malloc(2 * cap * sizeof(cf_text_level))
+            if buf == NULL:
+                raise MemoryError()
+            with nogil:
+                st = cf_decode(&layout.c, p, <size_t>n, &rec, buf, cap, buf + cap, cap)
+            if st != CF_ENOSPC:
+                break
+            cap = max(rec.n_bids, rec.n_asks)
+        if st != CF_OK:
+            raise decode_error(&rec, layout, st, what, p, <size_t>n)
+        fields = {}
+        for f in range(CF_FIELD_COUNT):
+            if not rec.present & (1u << f) or f == CF_FIELD_BIDS or f == CF_FIELD_ASKS:
+                continue
+            if f in _TEXT_FIELDS:
+                fields[FIELD_NAMES[f]] = rec.strs[f].p[:rec.strs[f].len].decode("utf-8")
+            elif f == CF_FIELD_BUYER_MAKER:
+                fields[FIELD_NAMES[f]] = bool(rec.ints[f])
+            else:
+                fields[FIELD_NAMES[f]] = rec.ints[f]
+        if rec.stream.len:
+            fields["stream"] = rec.stream.p[:rec.stream.len].decode("utf-8")
+        bids = _levels_array(buf, rec.n_bids if rec.present & (1u << CF_FIELD_BIDS) else 0, "bid")
+        asks = _levels_array(buf + cap, rec.n_asks if rec.present & (1u << CF_FIELD_ASKS) else 0, "ask")
+        return fields, bids, asks
+    finally:
+        PyMem_Free(buf)
+
+
+def decimal_to_float(text, str what="value") -> float:
+    """The float of a plain decimal text (equal to Python's float(text)); NumberError for anything else."""
+    cdef Py_ssize_t n = 0
+    cdef const char *p = _bytes_of(text, &n)
+    cdef cf_decimal d
+    if cf_decimal_parse(p, <size_t>n, &d) != CF_OK:
+        raise NumberError(f"{what} {text!r} is not a plain decimal number of at most 19 digits and 18 decimals")
+    return cf_decimal_to_double(d)

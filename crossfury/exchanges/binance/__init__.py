@@ -1,0 +1,2 @@
+# SPDX-License-Identifier: MIT
+"""Binance: spot, USD-M and COIN-M futures, Portfolio Margin."""

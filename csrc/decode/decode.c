@@ -1,0 +1,466 @@
+/* SPDX-License-Identifier: MIT */
+#include "decode/decode.h"
+
+#include <string.h>
+
+/* Deep enough for any exchange message; deeper input is junk and refused before the stack suffers. */
+#define MAX_DEPTH 64
+
+typedef struct {
+    const char *s;
+    size_t n;
+    size_t i;
+    const cf_layout *layout;
+    cf_record *rec;
+    cf_text_level *levels[2];
+    size_t cap[2];
+    int overflow;
+    int32_t field; /* field being read, for error reports */
+} scan_t;
+
+typedef enum { KIND_INT, KIND_TEXT, KIND_BOOL, KIND_LEVELS } field_kind;
+
+static field_kind kind_of(cf_field f) {
+    switch (f) {
+    case CF_FIELD_EVENT:
+    case CF_FIELD_SYMBOL:
+    case CF_FIELD_PRICE:
+    case CF_FIELD_QTY:
+    case CF_FIELD_BID_PX:
+    case CF_FIELD_BID_QTY:
+    case CF_FIELD_ASK_PX:
+    case CF_FIELD_ASK_QTY:
+        return KIND_TEXT;
+    case CF_FIELD_BIDS:
+    case CF_FIELD_ASKS:
+        return KIND_LEVELS;
+    case CF_FIELD_BUYER_MAKER:
+        return KIND_BOOL;
+    default:
+        return KIND_INT;
+    }
+}
+
+static inline void skip_ws(scan_t *S) {
+    while (S->i < S->n) {
+        char c = S->s[S->i];
+        if (c != ' ' && c != '\n' && c != '\r' && c != '\t') break;
+        S->i++;
+    }
+}
+
+static inline int peek(const scan_t *S) { return S->i < S->n ? (unsigned char)S->s[S->i] : -1; }
+
+static inline int is_hex(int c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+
+/* Length of a valid UTF-8 sequence starting at s[i] (a byte >= 0x80), or 0 (RFC 3629: no overlongs,
+ * no surrogates, nothing above U+10FFFF). */
+static size_t utf8_len(const unsigned char *s, size_t i, size_t n) {
+    unsigned c = s[i];
+    size_t len;
+    unsigned lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) len = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        if (c == 0xE0) lo = 0xA0;
+        if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        if (c == 0xF0) lo = 0x90;
+        if (c == 0xF4) hi = 0x8F;
+    } else return 0;
+    if (i + len > n) return 0;
+    if (s[i + 1] < lo || s[i + 1] > hi) return 0;
+    for (size_t k = 2; k < len; k++)
+        if (s[i + k] < 0x80 || s[i + k] > 0xBF) return 0;
+    return len;
+}
+
+/* A string at S->i (the opening quote). The span excludes the quotes; *escaped tells whether it holds
+ * a backslash escape (then the span is raw JSON text, not the string's value). */
+static cf_status scan_string(scan_t *S, cf_span *out, int *escaped) {
+    const unsigned char *s = (const unsigned char *)S->s;
+    size_t i = S->i + 1, start = i;
+    int esc = 0;
+    for (;;) {
+        if (CF_UNLIKELY(i >= S->n)) return CF_EBADMSG;
+        unsigned c = s[i];
+        if (c == '"') break;
+        if (CF_LIKELY(c >= 0x20 && c < 0x80 && c != '\\')) {
+            i++;
+            continue;
+        }
+        if (c == '\\') {
+            esc = 1;
+            if (i + 1 >= S->n) return CF_EBADMSG;
+            unsigned e = s[i + 1];
+            if (e == 'u') {
+                if (i + 5 >= S->n) return CF_EBADMSG;
+                for (size_t k = 2; k < 6; k++)
+                    if (!is_hex(s[i + k])) return CF_EBADMSG;
+                i += 6;
+            } else if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' || e == 'r' ||
+                       e == 't') {
+                i += 2;
+            } else {
+                return CF_EBADMSG;
+            }
+            continue;
+        }
+        if (c < 0x20) return CF_EBADMSG;
+        size_t len = utf8_len(s, i, S->n);
+        if (!len) return CF_EBADMSG;
+        i += len;
+    }
+    out->p = S->s + start;
+    out->len = (uint32_t)(i - start);
+    *escaped = esc;
+    S->i = i + 1;
+    return CF_OK;
+}
+
+/* A number at S->i, by the JSON grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+static cf_status scan_number(scan_t *S, cf_span *out, int *is_int) {
+    const char *s = S->s;
+    size_t i = S->i, n = S->n, start = i;
+    int integral = 1;
+    if (i < n && s[i] == '-') i++;
+    if (i >= n) return CF_EBADMSG;
+    if (s[i] == '0') {
+        i++;
+    } else if (s[i] >= '1' && s[i] <= '9') {
+        while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+    } else {
+        return CF_EBADMSG;
+    }
+    if (i < n && s[i] == '.') {
+        integral = 0;
+        i++;
+        if (i >= n || s[i] < '0' || s[i] > '9') return CF_EBADMSG;
+        while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        integral = 0;
+        i++;
+        if (i < n && (s[i] == '+' || s[i] == '-')) i++;
+        if (i >= n || s[i] < '0' || s[i] > '9') return CF_EBADMSG;
+        while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+    }
+    out->p = s + start;
+    out->len = (uint32_t)(i - start);
+    *is_int = integral;
+    S->i = i;
+    return CF_OK;
+}
+
+static cf_status match_word(scan_t *S, const char *word, size_t len) {
+    if (S->n - S->i < len || memcmp(S->s + S->i, word, len) != 0) return CF_EBADMSG;
+    S->i += len;
+    return CF_OK;
+}
+
+static cf_status skip_value(scan_t *S, int depth);
+
+/* Comma-separated members up to the closing bracket; S->i is just past the opening one. */
+static cf_status skip_container(scan_t *S, int depth, char close, int object) {
+    skip_ws(S);
+    if (peek(S) == close) {
+        S->i++;
+        return CF_OK;
+    }
+    for (;;) {
+        cf_status st;
+        if (object) {
+            cf_span key;
+            int esc;
+            skip_ws(S);
+            if (peek(S) != '"') return CF_EBADMSG;
+            if ((st = scan_string(S, &key, &esc)) != CF_OK) return st;
+            skip_ws(S);
+            if (peek(S) != ':') return CF_EBADMSG;
+            S->i++;
+        }
+        if ((st = skip_value(S, depth + 1)) != CF_OK) return st;
+        skip_ws(S);
+        int c = peek(S);
+        S->i++;
+        if (c == ',') continue;
+        if (c == close) return CF_OK;
+        return CF_EBADMSG;
+    }
+}
+
+static cf_status skip_value(scan_t *S, int depth) {
+    if (depth > MAX_DEPTH) return CF_EDEPTH;
+    skip_ws(S);
+    cf_span span;
+    int flag;
+    switch (peek(S)) {
+    case '{':
+        S->i++;
+        return skip_container(S, depth, '}', 1);
+    case '[':
+        S->i++;
+        return skip_container(S, depth, ']', 0);
+    case '"':
+        return scan_string(S, &span, &flag);
+    case 't':
+        return match_word(S, "true", 4);
+    case 'f':
+        return match_word(S, "false", 5);
+    case 'n':
+        return match_word(S, "null", 4);
+    case -1:
+        return CF_EBADMSG;
+    default:
+        return scan_number(S, &span, &flag);
+    }
+}
+
+/* A decimal given as a JSON string or a JSON number: the span of its text. A string that holds exactly a
+ * decimal is also parsed on the way (*parsed = 1, *value set): prices and sizes are read once. */
+static cf_status scan_decimal_text(scan_t *S, cf_span *out, cf_decimal *value, int *parsed) {
+    int flag;
+    int c = peek(S);
+    *parsed = 0;
+    if (CF_LIKELY(c == '"')) {
+        size_t start = S->i + 1, end;
+        cf_status st = cf_decimal_scan(S->s + start, S->n - start, value, &end);
+        size_t close = start + end;
+        if (CF_LIKELY(close < S->n && S->s[close] == '"')) {
+            out->p = S->s + start;
+            out->len = (uint32_t)end;
+            S->i = close + 1;
+            *parsed = st == CF_OK;
+            return CF_OK;
+        }
+        /* anything else (escapes, letters, bad bytes): the full string rules decide */
+        cf_status sst = scan_string(S, out, &flag);
+        if (sst != CF_OK) return sst;
+        return flag ? CF_ETYPE : CF_OK; /* an escape never belongs in a number */
+    }
+    if (c == '-' || (c >= '0' && c <= '9')) return scan_number(S, out, &flag);
+    return skip_value(S, 0) == CF_OK ? CF_ETYPE : CF_EBADMSG;
+}
+
+cf_status cf_decode_int(const char *s, size_t n, int64_t *out) {
+    size_t i = 0;
+    int negative = 0;
+    if (n && s[0] == '-') {
+        negative = 1;
+        i = 1;
+    }
+    if (i >= n || (s[i] == '0' && n - i > 1)) return CF_ETYPE;
+    uint64_t v = 0;
+    const uint64_t limit = negative ? (uint64_t)INT64_MAX + 1u : (uint64_t)INT64_MAX;
+    for (; i < n; i++) {
+        unsigned d = (unsigned)(s[i] - '0');
+        if (d > 9) return CF_ETYPE;
+        if (v > (limit - d) / 10u) return CF_ERANGE;
+        v = v * 10u + d;
+    }
+    *out = negative ? (int64_t)(0u - v) : (int64_t)v;
+    return CF_OK;
+}
+
+/* [[price, quantity, ...extra], ...]: spans of the first two elements of each level. */
+static cf_status scan_levels(scan_t *S, int side, int depth) {
+    if (peek(S) != '[') return skip_value(S, depth) == CF_OK ? CF_ETYPE : CF_EBADMSG;
+    S->i++;
+    size_t count = 0;
+    skip_ws(S);
+    if (peek(S) == ']') {
+        S->i++;
+    } else {
+        for (;;) {
+            cf_span px, qty;
+            cf_decimal px_value, qty_value;
+            int px_parsed, qty_parsed;
+            cf_status st;
+            skip_ws(S);
+            if (peek(S) != '[') return skip_value(S, depth + 1) == CF_OK ? CF_ETYPE : CF_EBADMSG;
+            S->i++;
+            skip_ws(S);
+            if ((st = scan_decimal_text(S, &px, &px_value, &px_parsed)) != CF_OK) return st;
+            skip_ws(S);
+            if (peek(S) != ',') return peek(S) == ']' ? CF_ETYPE : CF_EBADMSG;
+            S->i++;
+            skip_ws(S);
+            if ((st = scan_decimal_text(S, &qty, &qty_value, &qty_parsed)) != CF_OK) return st;
+            skip_ws(S);
+            while (peek(S) == ',') { /* some venues append order counts and more */
+                S->i++;
+                if ((st = skip_value(S, depth + 2)) != CF_OK) return st;
+                skip_ws(S);
+            }
+            if (peek(S) != ']') return CF_EBADMSG;
+            S->i++;
+            if (CF_LIKELY(count < S->cap[side])) {
+                cf_text_level *lv = &S->levels[side][count];
+                lv->px = px.p;
+                lv->px_len = px.len;
+                lv->qty = qty.p;
+                lv->qty_len = qty.len;
+                lv->px_value = px_value;
+                lv->qty_value = qty_value;
+                lv->parsed = (px_parsed ? CF_PARSED_PX : 0u) | (qty_parsed ? CF_PARSED_QTY : 0u);
+            } else {
+                S->overflow = 1;
+            }
+            count++;
+            skip_ws(S);
+            int c = peek(S);
+            S->i++;
+            if (c == ',') continue;
+            if (c == ']') break;
+            return CF_EBADMSG;
+        }
+    }
+    if (count > UINT32_MAX) return CF_EBADMSG;
+    if (side == 0) S->rec->n_bids = (uint32_t)count;
+    else S->rec->n_asks = (uint32_t)count;
+    return CF_OK;
+}
+
+static cf_status read_field(scan_t *S, cf_field f, int depth) {
+    cf_record *rec = S->rec;
+    cf_span span;
+    int flag;
+    cf_status st;
+    S->field = (int32_t)f;
+    if (rec->present & CF_FIELD_BIT(f)) return CF_EDUPKEY;
+    switch (kind_of(f)) {
+    case KIND_LEVELS:
+        st = scan_levels(S, f == CF_FIELD_BIDS ? 0 : 1, depth);
+        break;
+    case KIND_TEXT:
+        if (f == CF_FIELD_EVENT || f == CF_FIELD_SYMBOL) {
+            if (peek(S) != '"') return skip_value(S, depth) == CF_OK ? CF_ETYPE : CF_EBADMSG;
+            st = scan_string(S, &span, &flag);
+            if (st == CF_OK && flag) st = CF_ETYPE;
+        } else {
+            cf_decimal ignored;
+            st = scan_decimal_text(S, &span, &ignored, &flag);
+        }
+        rec->strs[f] = span;
+        break;
+    case KIND_BOOL:
+        if (peek(S) == 't') {
+            st = match_word(S, "true", 4);
+            rec->ints[f] = 1;
+        } else if (peek(S) == 'f') {
+            st = match_word(S, "false", 5);
+            rec->ints[f] = 0;
+        } else {
+            st = skip_value(S, depth) == CF_OK ? CF_ETYPE : CF_EBADMSG;
+        }
+        break;
+    default: /* KIND_INT: a JSON integer, or a string holding one (some venues quote ids) */
+        if (peek(S) == '"') {
+            st = scan_string(S, &span, &flag);
+            if (st == CF_OK) st = flag ? CF_ETYPE : cf_decode_int(span.p, span.len, &rec->ints[f]);
+        } else if (peek(S) == '-' || (peek(S) >= '0' && peek(S) <= '9')) {
+            st = scan_number(S, &span, &flag);
+            if (st == CF_OK) st = flag ? cf_decode_int(span.p, span.len, &rec->ints[f]) : CF_ETYPE;
+        } else {
+            st = skip_value(S, depth) == CF_OK ? CF_ETYPE : CF_EBADMSG;
+        }
+        break;
+    }
+    if (st == CF_OK) rec->present |= CF_FIELD_BIT(f);
+    return st;
+}
+
+static int key_is(cf_span key, const char *name) {
+    size_t len = strlen(name);
+    return key.len == len && memcmp(key.p, name, len) == 0;
+}
+
+static int lookup(const cf_layout *layout, cf_span key) {
+    for (uint32_t k = 0; k < layout->n_keys; k++) {
+        const char *name = layout->keys[k].name;
+        /* Keys are short: compare the first byte before paying for strlen and memcmp. */
+        if (key.len && name[0] == key.p[0] && key_is(key, name)) return (int)layout->keys[k].field;
+    }
+    return -1;
+}
+
+/* The members of an object (S->i just past '{'), reading the layout's fields and entering the envelope. */
+static cf_status scan_object(scan_t *S, int depth) {
+    if (depth > MAX_DEPTH) return CF_EDEPTH;
+    skip_ws(S);
+    if (peek(S) == '}') {
+        S->i++;
+        return CF_OK;
+    }
+    const cf_layout *layout = S->layout;
+    for (;;) {
+        cf_span key;
+        int esc;
+        cf_status st;
+        skip_ws(S);
+        if (peek(S) != '"') return CF_EBADMSG;
+        if ((st = scan_string(S, &key, &esc)) != CF_OK) return st;
+        skip_ws(S);
+        if (peek(S) != ':') return CF_EBADMSG;
+        S->i++;
+        skip_ws(S);
+        int field = esc ? -1 : lookup(layout, key);
+        if (field >= 0) {
+            st = read_field(S, (cf_field)field, depth + 1);
+        } else if (!esc && layout->envelope && peek(S) == '{' && key_is(key, layout->envelope)) {
+            S->i++;
+            st = scan_object(S, depth + 1);
+        } else if (!esc && layout->stream && peek(S) == '"' && key_is(key, layout->stream)) {
+            st = scan_string(S, &S->rec->stream, &esc);
+        } else {
+            st = skip_value(S, depth + 1);
+        }
+        if (st != CF_OK) return st;
+        skip_ws(S);
+        int c = peek(S);
+        S->i++;
+        if (c == ',') continue;
+        if (c == '}') return CF_OK;
+        return CF_EBADMSG;
+    }
+}
+
+cf_status cf_decode(const cf_layout *layout, const char *msg, size_t len, cf_record *rec, cf_text_level *bids,
+                    size_t bids_cap, cf_text_level *asks, size_t asks_cap) {
+    scan_t S = {msg, len, 0, layout, rec, {bids, asks}, {bids_cap, asks_cap}, 0, -1};
+    rec->present = 0;
+    rec->stream.p = NULL;
+    rec->stream.len = 0;
+    rec->n_bids = rec->n_asks = 0;
+    rec->error_offset = 0;
+    rec->error_field = -1;
+    if (len > UINT32_MAX) return CF_EBADMSG; /* spans hold 32-bit lengths */
+    cf_status st = CF_EBADMSG;
+    skip_ws(&S);
+    if (peek(&S) == '{') {
+        S.i++;
+        st = scan_object(&S, 1);
+        if (st == CF_OK) {
+            skip_ws(&S);
+            if (S.i != len) st = CF_EBADMSG; /* one message, nothing after it */
+        }
+    }
+    if (st != CF_OK) {
+        rec->error_offset = (uint32_t)(S.i < len ? S.i : len);
+        rec->error_field = st == CF_EBADMSG || st == CF_EDEPTH ? -1 : S.field;
+        return st;
+    }
+    if (S.overflow) return CF_ENOSPC;
+    if ((rec->present & layout->required) != layout->required) {
+        uint32_t missing = layout->required & ~rec->present;
+        rec->error_field = __builtin_ctz(missing);
+        return CF_EMISSING;
+    }
+    if (layout->event && (rec->present & CF_FIELD_BIT(CF_FIELD_EVENT)) &&
+        !key_is(rec->strs[CF_FIELD_EVENT], layout->event)) {
+        rec->error_field = CF_FIELD_EVENT;
+        return CF_ETYPE;
+    }
+    return CF_OK;
+}

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/* Exchange JSON messages -> fixed records, driven by layout tables.
+ *
+ * One validating single-pass scanner serves every message shape: a layout maps the exchange's key names
+ * to normalised fields (first_id, last_id, bids, ...). Layouts are data supplied by the caller (each
+ * exchange's subpackage declares its own), so this file never names an exchange. Known keys are read into the record; every other
+ * value is skipped but still checked, so a message is accepted only if it is complete, valid JSON.
+ * A combined-stream envelope ({"stream": name, "data": {...}}) is entered transparently.
+ *
+ * Strings are not copied: the record holds spans into the caller's bytes, which must outlive its use.
+ * Input is (pointer, length), never assumed NUL-terminated. No allocation; no global state.
+ */
+#ifndef CF_DECODE_H
+#define CF_DECODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "common/decimal.h"
+#include "common/status.h"
+
+#define CF_PARSED_PX 1u
+#define CF_PARSED_QTY 2u
+
+/* Level text inside a message (not NUL-terminated). The decoder also parses each value as it scans it:
+ * where `parsed` has CF_PARSED_PX / CF_PARSED_QTY set, px_value / qty_value hold the exact decimal, so
+ * nothing reads the text twice; values it could not parse are left to the consumer, which reports them. */
+typedef struct {
+    const char *px;
+    const char *qty;
+    uint32_t px_len;
+    uint32_t qty_len;
+    cf_decimal px_value;
+    cf_decimal qty_value;
+    uint32_t parsed;
+} cf_text_level;
+
+typedef struct {
+    const char *p;
+    uint32_t len;
+} cf_span;
+
+/* Normalised fields; each has one JSON type. */
+typedef enum {
+    CF_FIELD_EVENT = 0,    /* string: event type */
+    CF_FIELD_SYMBOL,       /* string */
+    CF_FIELD_EXCH_TS,      /* integer: exchange event time as sent (ms on Binance) */
+    CF_FIELD_TRANSACT_TS,  /* integer: transaction / match time as sent */
+    CF_FIELD_FIRST_ID,     /* integer */
+    CF_FIELD_LAST_ID,      /* integer */
+    CF_FIELD_PREV_ID,      /* integer */
+    CF_FIELD_TRADE_ID,     /* integer */
+    CF_FIELD_BIDS,         /* array of [price text, quantity text, ...] */
+    CF_FIELD_ASKS,         /* array of [price text, quantity text, ...] */
+    CF_FIELD_PRICE,        /* decimal string */
+    CF_FIELD_QTY,          /* decimal string */
+    CF_FIELD_BID_PX,       /* decimal string */
+    CF_FIELD_BID_QTY,      /* decimal string */
+    CF_FIELD_ASK_PX,       /* decimal string */
+    CF_FIELD_ASK_QTY,      /* decimal string */
+    CF_FIELD_BUYER_MAKER,  /* boolean */
+    CF_FIELD_COUNT
+} cf_field;
+
+#define CF_FIELD_BIT(f) (1u << (f))
+
+typedef struct {
+    const char *name; /* exchange key, NUL-terminated */
+    cf_field field;
+} cf_layout_key;
+
+typedef struct {
+    const cf_layout_key *keys;
+    uint32_t n_keys;
+    uint32_t required;     /* CF_FIELD_BIT mask that must be present */
+    const char *event;     /* when set, CF_FIELD_EVENT (if present) must equal it */
+    const char *envelope;  /* key whose object value holds the fields ("data"), or NULL */
+    const char *stream;    /* key of the envelope's stream name ("stream"), or NULL */
+} cf_layout;
+
+typedef struct {
+    uint32_t present;                  /* CF_FIELD_BIT mask of fields found */
+    int64_t ints[CF_FIELD_COUNT];      /* integer and boolean fields */
+    cf_span strs[CF_FIELD_COUNT];      /* string fields */
+    cf_span stream;                    /* envelope stream name, len 0 when absent */
+    uint32_t n_bids, n_asks;           /* levels written to the caller's arrays */
+    uint32_t error_offset;             /* byte offset of the problem when decoding failed */
+    int32_t error_field;               /* field involved, or -1 */
+} cf_record;
+
+/* Decode msg[0..len) with layout into rec, writing levels into bids[0..bids_cap) and asks[0..asks_cap).
+ * Returns CF_OK; CF_EBADMSG (not JSON, trailing bytes, wrong shape), CF_ETYPE, CF_EMISSING, CF_EDUPKEY,
+ * CF_EDEPTH; or CF_ENOSPC when a side has more levels than its capacity (rec->n_bids / n_asks then hold
+ * the counts needed, so the caller can grow and call again). */
+cf_status cf_decode(const cf_layout *layout, const char *msg, size_t len, cf_record *rec, cf_text_level *bids,
+                    size_t bids_cap, cf_text_level *asks, size_t asks_cap);
+
+/* Parse a JSON integer token exactly (no fraction, no exponent, fits int64). */
+cf_status cf_decode_int(const char *s, size_t n, int64_t *out);
+
+#endif
