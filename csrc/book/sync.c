@@ -122,13 +122,15 @@ static cf_status grow_scales(cf_sync *s, int32_t px_decimals, int32_t qty_decima
 }
 
 /* Parse and scale every level of a message into s->levels (bids then asks), or fail without side effects
- * on the book (an inferred scale may have grown, which changes no value). */
+ * on the book (an inferred scale may have grown, which changes no value). One pass while every value fits
+ * the current scales (the steady state); a second one after an inferred scale grows. */
 static cf_status quantize(cf_sync *s, const cf_text_level *bids, size_t n_bids, const cf_text_level *asks,
                           size_t n_asks) {
     size_t n = n_bids + n_asks;
     if (!ensure_scratch(s, n)) return fail(s, CF_ENOMEM, n_bids, 0, 0);
     int32_t px_dec = s->px_scale.decimals, qty_dec = s->qty_scale.decimals;
     size_t px_widest = 0, qty_widest = 0;
+    int fits = 1;
     for (size_t k = 0; k < n; k++) {
         const cf_text_level *t = k < n_bids ? &bids[k] : &asks[k - n_bids];
         cf_decimal *px = &s->decimals[2 * k], *qty = &s->decimals[2 * k + 1];
@@ -145,15 +147,21 @@ static cf_status quantize(cf_sync *s, const cf_text_level *bids, size_t n_bids, 
             return fail(s, st, n_bids, k, 1);
         }
         if (qty->mantissa < 0) return fail(s, CF_ENEGATIVE, n_bids, k, 1);
-        if (px->decimals > px_dec) {
+        if (CF_UNLIKELY(px->decimals > px_dec)) {
             px_dec = px->decimals;
             px_widest = k;
         }
-        if (qty->decimals > qty_dec) {
+        if (CF_UNLIKELY(qty->decimals > qty_dec)) {
             qty_dec = qty->decimals;
             qty_widest = k;
         }
+        if (CF_LIKELY(fits)) {
+            if (cf_scale_to_ticks(&s->px_scale, *px, &s->levels[k].px) != CF_OK ||
+                cf_scale_to_ticks(&s->qty_scale, *qty, &s->levels[k].qty) != CF_OK)
+                fits = 0; /* settle it below: a scale may grow, or this is the error to report */
+        }
     }
+    if (CF_LIKELY(fits)) return CF_OK;
     int grow_px = !s->px_scale.fixed && px_dec > s->px_scale.decimals;
     int grow_qty = !s->qty_scale.fixed && qty_dec > s->qty_scale.decimals;
     if (grow_px || grow_qty) {

@@ -34,23 +34,6 @@ cf_status cf_scale_from_text(const char *s, size_t n, cf_scale *out) {
     return CF_OK;
 }
 
-cf_status cf_scale_to_ticks(const cf_scale *sc, cf_decimal d, int64_t *ticks) {
-    if (CF_UNLIKELY(d.decimals > sc->decimals)) return CF_ESCALE;
-    int64_t units = d.mantissa;
-    int32_t shift = sc->decimals - d.decimals;
-    if (shift > 0) {
-        if (shift > 18) return CF_ERANGE;
-        int64_t p = POW10[shift];
-        if (__builtin_mul_overflow(units, p, &units)) return CF_ERANGE;
-    }
-    if (sc->step != 1) {
-        if (units % sc->step != 0) return CF_ESCALE;
-        units /= sc->step;
-    }
-    *ticks = units;
-    return CF_OK;
-}
-
 size_t cf_scale_format(const cf_scale *sc, int64_t ticks, char *buf, size_t cap) {
     char tmp[48];
     /* step * ticks can exceed int64; go through 128 bits, then write digits right to left. */

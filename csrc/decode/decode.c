@@ -51,6 +51,21 @@ static inline void skip_ws(scan_t *S) {
 
 static inline int peek(const scan_t *S) { return S->i < S->n ? (unsigned char)S->s[S->i] : -1; }
 
+/* Step over whitespace, then report whether the next byte is ch (consuming it). Exchanges send no
+ * whitespace, so the first comparison almost always decides. */
+static inline int accept(scan_t *S, char ch) {
+    if (CF_LIKELY(S->i < S->n && S->s[S->i] == ch)) {
+        S->i++;
+        return 1;
+    }
+    skip_ws(S);
+    if (S->i < S->n && S->s[S->i] == ch) {
+        S->i++;
+        return 1;
+    }
+    return 0;
+}
+
 static inline int is_hex(int c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 
 /* Length of a valid UTF-8 sequence starting at s[i] (a byte >= 0x80), or 0 (RFC 3629: no overlongs,
@@ -263,38 +278,30 @@ cf_status cf_decode_int(const char *s, size_t n, int64_t *out) {
     return CF_OK;
 }
 
-/* [[price, quantity, ...extra], ...]: spans of the first two elements of each level. */
+/* [[price, quantity, ...extra], ...]: spans (and parsed values) of the first two elements of each level. */
 static cf_status scan_levels(scan_t *S, int side, int depth) {
     if (peek(S) != '[') return skip_value(S, depth) == CF_OK ? CF_ETYPE : CF_EBADMSG;
     S->i++;
     size_t count = 0;
-    skip_ws(S);
-    if (peek(S) == ']') {
-        S->i++;
-    } else {
+    if (!accept(S, ']')) {
         for (;;) {
             cf_span px, qty;
             cf_decimal px_value, qty_value;
             int px_parsed, qty_parsed;
             cf_status st;
-            skip_ws(S);
-            if (peek(S) != '[') return skip_value(S, depth + 1) == CF_OK ? CF_ETYPE : CF_EBADMSG;
-            S->i++;
+            if (!accept(S, '[')) {
+                skip_ws(S);
+                return skip_value(S, depth + 1) == CF_OK ? CF_ETYPE : CF_EBADMSG;
+            }
             skip_ws(S);
             if ((st = scan_decimal_text(S, &px, &px_value, &px_parsed)) != CF_OK) return st;
-            skip_ws(S);
-            if (peek(S) != ',') return peek(S) == ']' ? CF_ETYPE : CF_EBADMSG;
-            S->i++;
+            if (!accept(S, ',')) return peek(S) == ']' ? CF_ETYPE : CF_EBADMSG;
             skip_ws(S);
             if ((st = scan_decimal_text(S, &qty, &qty_value, &qty_parsed)) != CF_OK) return st;
-            skip_ws(S);
-            while (peek(S) == ',') { /* some venues append order counts and more */
-                S->i++;
+            while (accept(S, ',')) { /* some venues append order counts and more */
                 if ((st = skip_value(S, depth + 2)) != CF_OK) return st;
-                skip_ws(S);
             }
-            if (peek(S) != ']') return CF_EBADMSG;
-            S->i++;
+            if (!accept(S, ']')) return CF_EBADMSG;
             if (CF_LIKELY(count < S->cap[side])) {
                 cf_text_level *lv = &S->levels[side][count];
                 lv->px = px.p;
@@ -308,11 +315,8 @@ static cf_status scan_levels(scan_t *S, int side, int depth) {
                 S->overflow = 1;
             }
             count++;
-            skip_ws(S);
-            int c = peek(S);
-            S->i++;
-            if (c == ',') continue;
-            if (c == ']') break;
+            if (accept(S, ',')) continue;
+            if (accept(S, ']')) break;
             return CF_EBADMSG;
         }
     }
