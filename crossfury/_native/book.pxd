@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 # Mirrors csrc/common/status.h, csrc/common/decimal.h, csrc/book/book.h and csrc/book/sync.h.
-from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
+from libc.stdint cimport int8_t, int32_t, int64_t, uint32_t, uint64_t
 
 from crossfury._native.decode cimport cf_decimal, cf_layout, cf_record, cf_text_level
 
@@ -105,6 +105,8 @@ cdef extern from "book/sync.h" nogil:
     cf_status cf_sync_on_snapshot_message(cf_sync *sync, const cf_layout *layout, const char *msg, size_t len,
                                           cf_record *rec)
     int cf_sync_decoded_level(const cf_sync *sync, cf_side_id side, uint32_t index, cf_text_level *out)
+    cf_status cf_sync_apply_ticks_batch(cf_sync *sync, const cf_level *levels, size_t n_levels,
+                                        const uint32_t *counts, size_t m, int8_t *statuses, cf_level *best)
     void cf_sync_reset(cf_sync *sync)
     cf_sync_state cf_sync_get_state(const cf_sync *sync)
     const cf_sync_counters *cf_sync_get_counters(const cf_sync *sync)

@@ -305,6 +305,23 @@ cf_status cf_sync_apply_ticks(cf_sync *s, int replace, const cf_level *bids, siz
     return apply_unsequenced(s, replace, bids, n_bids, asks, n_asks);
 }
 
+cf_status cf_sync_apply_ticks_batch(cf_sync *s, const cf_level *levels, size_t n_levels, const uint32_t *counts,
+                                    size_t m, int8_t *statuses, cf_level *best) {
+    if (s->rule != CF_RULE_NONE) return CF_EINVAL;
+    size_t total = 0;
+    for (size_t i = 0; i < 2 * m; i++) total += counts[i];
+    if (total > n_levels) return CF_EINVAL;
+    const cf_level *p = levels;
+    for (size_t i = 0; i < m; i++) {
+        size_t nb = counts[2 * i], na = counts[2 * i + 1];
+        statuses[i] = (int8_t)cf_sync_apply_ticks(s, 0, p, nb, p + nb, na);
+        p += nb + na;
+        if (!cf_book_best(s->book, CF_BID, &best[2 * i])) best[2 * i].px = best[2 * i].qty = 0;
+        if (!cf_book_best(s->book, CF_ASK, &best[2 * i + 1])) best[2 * i + 1].px = best[2 * i + 1].qty = 0;
+    }
+    return CF_OK;
+}
+
 static int ids_valid(const cf_sync *s, const cf_depth_ids *ids) {
     if (ids->first_id < 0 || ids->first_id > ids->last_id || ids->last_id == INT64_MAX) return 0;
     return s->rule != CF_RULE_PREV_ID || ids->prev_id != CF_ID_NONE;

@@ -104,6 +104,13 @@ cf_status cf_sync_on_snapshot_message(cf_sync *sync, const cf_layout *layout, co
 cf_status cf_sync_apply_ticks(cf_sync *sync, int replace, const cf_level *bids, size_t n_bids, const cf_level *asks,
                               size_t n_asks);
 
+/* CF_RULE_NONE only: apply m messages of tick levels in one call. levels holds, per message, counts[2i]
+ * bid levels then counts[2i+1] ask levels. After each message, statuses[i] receives its status and
+ * best[2i], best[2i+1] the best bid and ask (qty 0 for an empty side). A refused message (negative status)
+ * changes nothing and the batch goes on. CF_EINVAL for a sequenced rule or counts overrunning n_levels. */
+cf_status cf_sync_apply_ticks_batch(cf_sync *sync, const cf_level *levels, size_t n_levels, const uint32_t *counts,
+                                    size_t m, int8_t *statuses, cf_level *best);
+
 /* Drop the book and buffer and wait for a new snapshot (e.g. after a reconnect). Counts a resync. */
 void cf_sync_reset(cf_sync *sync);
 
