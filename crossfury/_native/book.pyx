@@ -31,7 +31,10 @@ _STATE_NAMES = {CF_STATE_WAITING: "waiting", CF_STATE_SYNCED: "synced", CF_STATE
 
 cdef inline const char *_text_ptr(object text, Py_ssize_t *length) except NULL:
     if type(text) is str:
-        return PyUnicode_AsUTF8AndSize(text, length)
+        try:
+            return PyUnicode_AsUTF8AndSize(text, length)
+        except UnicodeEncodeError:  # lone surrogates have no UTF-8 form
+            raise NumberError(f"level value {text!r} is not a plain decimal number") from None
     if type(text) is bytes:
         length[0] = PyBytes_GET_SIZE(text)
         return PyBytes_AS_STRING(text)
@@ -442,7 +445,10 @@ cdef inline const char *_msg_bytes(object msg, Py_ssize_t *n) except NULL:
         n[0] = PyBytes_GET_SIZE(msg)
         return PyBytes_AS_STRING(msg)
     if type(msg) is str:
-        return PyUnicode_AsUTF8AndSize(msg, n)
+        try:
+            return PyUnicode_AsUTF8AndSize(msg, n)
+        except UnicodeEncodeError as exc:  # lone surrogates have no UTF-8 form
+            raise DecodeError(f"message text cannot be encoded as UTF-8: {exc}") from None
     raise TypeError(f"message must be bytes or str, got {type(msg).__name__}")
 
 

@@ -110,7 +110,10 @@ cdef const char *_bytes_of(object msg, Py_ssize_t *n) except NULL:
         n[0] = PyBytes_GET_SIZE(msg)
         return PyBytes_AS_STRING(msg)
     if type(msg) is str:
-        return PyUnicode_AsUTF8AndSize(msg, n)
+        try:
+            return PyUnicode_AsUTF8AndSize(msg, n)
+        except UnicodeEncodeError as exc:  # lone surrogates have no UTF-8 form
+            raise DecodeError(f"text cannot be encoded as UTF-8: {exc}") from None
     raise TypeError(f"message must be bytes or str, got {type(msg).__name__}")
 
 

