@@ -45,11 +45,11 @@ def crossfury_contender(ds: Dataset) -> tuple[Callable, Callable, Callable]:
 
     def run(state: Any) -> Any:
         book, messages = state
-        apply, best_bid, best_ask = book.apply_ticks, book.best_bid, book.best_ask
+        apply, read_best = book.apply_ticks, book.best
         for bids, asks in messages:
             apply(bids, asks)
-            best = best_bid(), best_ask()
-        return best
+            best = read_best()  # (bid px, bid qty, ask px, ask qty) in one call
+        return (best[0], best[1]), (best[2], best[3])
 
     def top(state: Any) -> list:
         t = state[0].top(TOP_N)

@@ -337,6 +337,26 @@ cdef class NativeBook:
         """Best ask as (price, quantity) floats; None when empty or while the book is not synced."""
         return self._best(CF_ASK)
 
+    def best(self):
+        """Both sides at once: (bid price, bid quantity, ask price, ask quantity) floats, NaN for an empty side;
+        None while the book is not synced."""
+        cdef cf_level b, a
+        cdef cf_scale ps, qs
+        cdef cf_sync *s = self._live()
+        cdef const cf_book *book = cf_sync_get_book(s)
+        if cf_sync_get_state(s) != CF_STATE_SYNCED:
+            return None
+        ps = cf_sync_get_px_scale(s)
+        qs = cf_sync_get_qty_scale(s)
+        nan = float("nan")
+        if cf_book_best(book, CF_BID, &b):
+            bid_px, bid_qty = cf_scale_to_double(&ps, b.px), cf_scale_to_double(&qs, b.qty)
+        else:
+            bid_px = bid_qty = nan
+        if cf_book_best(book, CF_ASK, &a):
+            return (bid_px, bid_qty, cf_scale_to_double(&ps, a.px), cf_scale_to_double(&qs, a.qty))
+        return (bid_px, bid_qty, nan, nan)
+
     def top_ticks(self, Py_ssize_t n):
         """Up to n best levels per side as LEVEL_DTYPE arrays (ticks, lots), best first; empty if not synced."""
         if n < 0:

@@ -66,3 +66,14 @@ def test_apply_ticks_accepts_an_equal_but_distinct_dtype():
     assert book.best_bid() == (7.0, 2.0) and book.best_ask() == (9.0, 1.0)
     with pytest.raises(TypeError):
         book.apply_ticks(np.array([(7, 2)], dtype=[("px", "<f8"), ("qty", "<f8")]), np.empty(0, LEVEL_DTYPE))
+
+
+def test_best_reads_both_sides_at_once():
+    book = Book()
+    assert all(math.isnan(v) for v in book.best())
+    book.apply(bids=[["10.5", "2"]])
+    bid_px, bid_qty, ask_px, ask_qty = book.best()
+    assert (bid_px, bid_qty) == (10.5, 2.0) and math.isnan(ask_px) and math.isnan(ask_qty)
+    book.apply(asks=[["10.7", "0.25"]])
+    assert book.best() == (*book.best_bid(), *book.best_ask())
+    assert SyncedBook("binance-spot").best() is None
