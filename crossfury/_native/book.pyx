@@ -1,13 +1,11 @@
 # SPDX-License-Identifier: MIT
 # Thin wrapper over csrc/book: argument checks, pointers, the C call, status -> result or exception.
 from cpython.buffer cimport PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBuffer_Release, PyObject_GetBuffer
-from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.string cimport strcmp
-from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 from libc.stdint cimport int64_t, uint32_t
 from libc.stdlib cimport free, malloc, realloc
 
-from crossfury._native.decode cimport Layout, decode_error
+from crossfury._native.decode cimport Layout, decode_error, text_bytes
 
 import numpy as np
 
@@ -30,15 +28,7 @@ _STATE_NAMES = {CF_STATE_WAITING: "waiting", CF_STATE_SYNCED: "synced", CF_STATE
 
 
 cdef inline const char *_text_ptr(object text, Py_ssize_t *length) except NULL:
-    if type(text) is str:
-        try:
-            return PyUnicode_AsUTF8AndSize(text, length)
-        except UnicodeEncodeError:  # lone surrogates have no UTF-8 form
-            raise NumberError(f"level value {text!r} is not a plain decimal number") from None
-    if type(text) is bytes:
-        length[0] = PyBytes_GET_SIZE(text)
-        return PyBytes_AS_STRING(text)
-    raise DecodeError(f"level value {text!r} is a {type(text).__name__}, expected decimal text (str or bytes)")
+    return text_bytes(text, length, "level value", DecodeError, NumberError)
 
 
 cdef cf_scale _scale_from(object size, str what) except *:
@@ -461,15 +451,7 @@ cdef class NativeBook:
 
 
 cdef inline const char *_msg_bytes(object msg, Py_ssize_t *n) except NULL:
-    if type(msg) is bytes:
-        n[0] = PyBytes_GET_SIZE(msg)
-        return PyBytes_AS_STRING(msg)
-    if type(msg) is str:
-        try:
-            return PyUnicode_AsUTF8AndSize(msg, n)
-        except UnicodeEncodeError as exc:  # lone surrogates have no UTF-8 form
-            raise DecodeError(f"message text cannot be encoded as UTF-8: {exc}") from None
-    raise TypeError(f"message must be bytes or str, got {type(msg).__name__}")
+    return text_bytes(msg, n, "message", TypeError, DecodeError)
 
 
 cdef int _fill_text(cf_text_level *out, object level) except -1:
@@ -535,16 +517,3 @@ cdef int64_t _to_ticks(const cf_scale *sc, object text, str what) except? -1:
         raise NumberError(f"{what} {text!r} cannot be expressed on this book's grid "
                           f"({sc.decimals} decimals, step {sc.step})")
     return ticks
-
-
-def parse_decimal(text):
-    """Parse decimal text exactly into (mantissa, decimals), as the C book does; NumberError when refused."""
-    cdef cf_decimal d
-    cdef Py_ssize_t n = 0
-    cdef const char *p = _text_ptr(text, &n)
-    cdef cf_status st = cf_decimal_parse(p, <size_t>n, &d)
-    if st == CF_EBADNUM:
-        raise NumberError(f"{text!r} is not a plain decimal number")
-    if st == CF_ERANGE:
-        raise NumberError(f"{text!r} is out of range: over 19 digits or over 18 decimals")
-    return d.mantissa, d.decimals

@@ -73,3 +73,7 @@ cdef class Layout:
     cdef const char *_keep(self, object text)
 
 cdef object decode_error(const cf_record *rec, Layout layout, cf_status st, str what, const char *msg, size_t n)
+
+# Bytes of a bytes or str object (UTF-8 for str), for C that reads (pointer, length).
+cdef const char *text_bytes(object text, Py_ssize_t *n, str what, object type_error,
+                            object encoding_error) except NULL

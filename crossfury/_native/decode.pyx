@@ -105,16 +105,21 @@ cdef object decode_error(const cf_record *rec, Layout layout, cf_status st, str 
     return DecodeError(f"{what}: not valid JSON (or trailing data) at byte {at} of {n}, near {around!r}")
 
 
-cdef const char *_bytes_of(object msg, Py_ssize_t *n) except NULL:
-    if type(msg) is bytes:
-        n[0] = PyBytes_GET_SIZE(msg)
-        return PyBytes_AS_STRING(msg)
-    if type(msg) is str:
+cdef const char *text_bytes(object text, Py_ssize_t *n, str what, object type_error,
+                            object encoding_error) except NULL:
+    if type(text) is bytes:
+        n[0] = PyBytes_GET_SIZE(text)
+        return PyBytes_AS_STRING(text)
+    if type(text) is str:
         try:
-            return PyUnicode_AsUTF8AndSize(msg, n)
-        except UnicodeEncodeError as exc:  # lone surrogates have no UTF-8 form
-            raise DecodeError(f"text cannot be encoded as UTF-8: {exc}") from None
-    raise TypeError(f"message must be bytes or str, got {type(msg).__name__}")
+            return PyUnicode_AsUTF8AndSize(text, n)
+        except UnicodeEncodeError:  # lone surrogates have no UTF-8 form
+            raise encoding_error(f"{what} {text!r} cannot be encoded as UTF-8") from None
+    raise type_error(f"{what} {text!r} is a {type(text).__name__}, expected bytes or str")
+
+
+cdef inline const char *_bytes_of(object msg, Py_ssize_t *n) except NULL:
+    return text_bytes(msg, n, "message", TypeError, DecodeError)
 
 
 cdef object _levels_array(const cf_text_level *levels, uint32_t count, str side):
@@ -185,8 +190,21 @@ def decode(Layout layout, msg, str what="message"):
 def decimal_to_float(text, str what="value") -> float:
     """The float of a plain decimal text (equal to Python's float(text)); NumberError for anything else."""
     cdef Py_ssize_t n = 0
-    cdef const char *p = _bytes_of(text, &n)
+    cdef const char *p = text_bytes(text, &n, what, NumberError, NumberError)
     cdef cf_decimal d
     if cf_decimal_parse(p, <size_t>n, &d) != CF_OK:
         raise NumberError(f"{what} {text!r} is not a plain decimal number of at most 19 digits and 18 decimals")
     return cf_decimal_to_double(d)
+
+
+def parse_decimal(text):
+    """Parse decimal text exactly into (mantissa, decimals), as the C book does; NumberError when refused."""
+    cdef cf_decimal d
+    cdef Py_ssize_t n = 0
+    cdef const char *p = text_bytes(text, &n, "value", DecodeError, NumberError)
+    cdef cf_status st = cf_decimal_parse(p, <size_t>n, &d)
+    if st == CF_EBADNUM:
+        raise NumberError(f"{text!r} is not a plain decimal number")
+    if st == CF_ERANGE:
+        raise NumberError(f"{text!r} is out of range: over 19 digits or over 18 decimals")
+    return d.mantissa, d.decimals

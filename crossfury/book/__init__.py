@@ -18,7 +18,8 @@ from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
-from crossfury._native.book import RULE_NONE, RULE_PREV_ID, RULE_RANGE, NativeBook, parse_decimal
+from crossfury._native.book import RULE_NONE, RULE_PREV_ID, RULE_RANGE, NativeBook
+from crossfury._native.decode import parse_decimal
 from crossfury._native.status import SyncState, SyncStatus
 from crossfury.core.errors import DecodeError, NumberError
 from crossfury.events.dtypes import LEVEL_DTYPE
