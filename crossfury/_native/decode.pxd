@@ -6,6 +6,9 @@ cdef extern from "common/status.h" nogil:
     ctypedef int cf_status
 
 cdef extern from "decode/decode.h" nogil:
+    enum:
+        CF_PARSED_PX
+        CF_PARSED_QTY
     ctypedef struct cf_decimal:
         int64_t mantissa
         int32_t decimals

@@ -127,15 +127,21 @@ cdef object _levels_array(const cf_text_level *levels, uint32_t count, str side)
     cdef double[:, ::1] o = out
     cdef cf_decimal d
     cdef uint32_t k
-    cdef cf_status st
     for k in range(count):
-        st = cf_decimal_parse(levels[k].px, levels[k].px_len, &d)
-        if st != CF_OK or d.mantissa < 0:
+        # The scanner parsed most values already (the parsed flags); only the rest are read here.
+        if levels[k].parsed & CF_PARSED_PX:
+            d = levels[k].px_value
+        elif cf_decimal_parse(levels[k].px, levels[k].px_len, &d) != CF_OK:
+            d.mantissa = -1
+        if d.mantissa < 0:
             raise NumberError(f"{side} price {levels[k].px[:levels[k].px_len].decode('utf-8', 'replace')!r} "
                               f"(level {k}) is not a non-negative plain decimal number of at most 19 digits")
         o[k, 0] = cf_decimal_to_double(d)
-        st = cf_decimal_parse(levels[k].qty, levels[k].qty_len, &d)
-        if st != CF_OK or d.mantissa < 0:
+        if levels[k].parsed & CF_PARSED_QTY:
+            d = levels[k].qty_value
+        elif cf_decimal_parse(levels[k].qty, levels[k].qty_len, &d) != CF_OK:
+            d.mantissa = -1
+        if d.mantissa < 0:
             raise NumberError(f"{side} quantity {levels[k].qty[:levels[k].qty_len].decode('utf-8', 'replace')!r} "
                               f"(level {k}) is not a non-negative plain decimal number of at most 19 digits")
         o[k, 1] = cf_decimal_to_double(d)
