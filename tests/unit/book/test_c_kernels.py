@@ -51,3 +51,18 @@ def test_c_decimal_eight_byte_reader_matches_byte_reader_under_sanitizers(decima
 
     assert run.returncode == 0, run.stdout + run.stderr
     assert "ok: 500000 iterations" in run.stdout
+
+
+@pytest.fixture(scope="module")
+def decode_fuzz_binary(tmp_path_factory) -> Path:
+    return build_sanitized(tmp_path_factory, "tests/c/test_decode_fuzz.c", "csrc/decode/decode.c",
+                           "csrc/book/sync.c", "csrc/book/book.c", "csrc/common/decimal.c")
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_c_decode_and_sync_survive_mutated_messages_under_sanitizers(decode_fuzz_binary, seed):
+    run = subprocess.run([str(decode_fuzz_binary), "300000", str(seed)], capture_output=True, text=True,
+                         timeout=300)
+
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "ok: 300000 iterations" in run.stdout
