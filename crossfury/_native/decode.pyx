@@ -6,6 +6,8 @@ from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.unicode cimport PyUnicode_AsUTF8AndSize
 from libc.stdint cimport int64_t
 
+import json
+
 import numpy as np
 
 from crossfury.core.errors import DecodeError, NumberError
@@ -199,7 +201,8 @@ def decode(Layout layout, msg, str what="message"):
             else:
                 fields[FIELD_NAMES[f]] = rec.ints[f]
         if rec.stream.len:
-            fields["stream"] = rec.stream.p[:rec.stream.len].decode("utf-8")
+            stream = rec.stream.p[:rec.stream.len]
+            fields["stream"] = json.loads(b'"' + stream + b'"') if b"\\" in stream else stream.decode("utf-8")
         bids = _levels_array(buf, rec.n_bids if rec.present & (1u << CF_FIELD_BIDS) else 0, "bid")
         asks = _levels_array(buf + cap, rec.n_asks if rec.present & (1u << CF_FIELD_ASKS) else 0, "ask")
         return fields, bids, asks

@@ -18,18 +18,6 @@ Errors carry a category in ``kind``:
 - ``duplicate``: a known field given twice
 - ``missing``: a required field absent
 - ``number``: a level price or quantity that is not a non-negative plain decimal (a ``NumberError``)
-
-Where the C contradicts its own contract this twin keeps the contract, and each case has a strict xfail in
-tests/property/test_decode_reference.py. So that fuzzing can look past them for new problems, each is also
-a named quirk, which ``quirks=C_QUIRKS`` turns on to reproduce the C:
-
-- ``deep-wrong-type-is-json``: a wrong-typed value of a known field that nests too deep is ``depth``, not
-  ``json`` (status.h: CF_EBADMSG is for text that is not JSON), and a price or quantity counts its depth
-  from where it is, not from 0
-- ``empty-level-is-json``: an empty level ``[]`` is ``type`` like ``["1"]``, not ``json``
-- ``escaped-keys-unknown``: ``"\\u0075"`` is the key ``u`` (decode.h: known keys are read), so it is read,
-  and can be a duplicate
-- ``raw-stream-text``: the stream name is the JSON string's value, not its raw text with escapes
 """
 
 from __future__ import annotations
@@ -48,7 +36,6 @@ from crossfury.core.errors import DecodeError, NumberError
 from crossfury.decode import FIELD_NAMES, Field, Layout
 
 __all__ = [
-    "C_QUIRKS",
     "KINDS",
     "MAX_DEPTH",
     "ReferenceDecodeError",
@@ -62,9 +49,6 @@ __all__ = [
 MAX_DEPTH = 64
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 KINDS = ("json", "depth", "type", "range", "duplicate", "missing", "number")
-C_QUIRKS = frozenset(
-    ("deep-wrong-type-is-json", "empty-level-is-json", "escaped-keys-unknown", "raw-stream-text")
-)
 
 _INT_FIELDS = frozenset(
     (Field.EXCH_TS, Field.TRANSACT_TS, Field.FIRST_ID, Field.LAST_ID, Field.PREV_ID, Field.TRADE_ID)
@@ -121,22 +105,20 @@ class ReferenceLayout:
 
 
 class _Refused(Exception):
-    def __init__(self, kind: str, what: str, quirk: bool = False):
+    def __init__(self, kind: str, what: str):
         super().__init__(what)
         self.kind = kind
-        self.quirk = quirk  # the verdict comes from a C quirk, so json.loads need not agree with it
 
 
-def _fail(kind: str, what: str, quirk: bool = False) -> None:
-    raise _Refused(kind, what, quirk)
+def _fail(kind: str, what: str) -> None:
+    raise _Refused(kind, what)
 
 
 class _Walk:
     """One pass over the text in document order; the first problem met is the message's error."""
 
-    def __init__(self, layout: ReferenceLayout, text: str, quirks: frozenset[str]):
+    def __init__(self, layout: ReferenceLayout, text: str):
         self.layout = layout
-        self.quirks = quirks
         self.s = text
         self.i = 0
         self.fields: dict[Field, Any] = {}
@@ -225,15 +207,9 @@ class _Walk:
                 return
             _fail("json", f"expected ',' or {close!r} at {self.i}")
 
-    def wrong_type(self, f: Field, depth: int, decimal: bool = False) -> None:
+    def wrong_type(self, f: Field, depth: int) -> None:
         # A value of the wrong type is still read whole: invalid or too deep, that is its error.
-        if "deep-wrong-type-is-json" not in self.quirks:
-            self.skip_value(depth)
-        else:
-            try:
-                self.skip_value(0 if decimal else depth)
-            except _Refused as exc:
-                _fail("json", str(exc), quirk=exc.kind != "json")
+        self.skip_value(depth)
         _fail("type", f"field {f.name.lower()} has the wrong type")
 
     # -- fields ------------------------------------------------------------------------------------
@@ -247,7 +223,7 @@ class _Walk:
             return value
         if c == "-" or "0" <= c <= "9":
             return self.number()[0]
-        self.wrong_type(f, depth, decimal=True)
+        self.wrong_type(f, depth)
 
     def integer(self, f: Field, text: str) -> int:
         # cf_decode_int: optional '-', digits, no leading zero; a digit run past int64 is range even if
@@ -312,8 +288,6 @@ class _Walk:
             if not self.accept("["):
                 self.wrong_type(f, depth + 1)
             if self.accept("]"):
-                if "empty-level-is-json" in self.quirks:
-                    _fail("json", "empty level", quirk=True)
                 _fail("type", f"field {f.name.lower()} has an empty level")
             self.ws()
             px = self.decimal_text(f, depth + 2)
@@ -351,8 +325,6 @@ class _Walk:
             if not self.accept(":"):
                 _fail("json", f"expected ':' at {self.i}")
             self.ws()
-            if key != raw and "escaped-keys-unknown" in self.quirks:
-                key = None
             f = layout.by_key.get(key)
             if f is not None:
                 self.read_field(f, depth + 1)
@@ -360,8 +332,8 @@ class _Walk:
                 self.i += 1
                 self.read_object(depth + 1)
             elif layout.stream is not None and key == layout.stream and self.peek() == '"':
-                value, raw = self.string()
-                self.stream = raw if "raw-stream-text" in self.quirks else value  # the last one wins
+                value, _ = self.string()
+                self.stream = value  # the last one wins
             else:
                 self.skip_value(depth + 1)
             if self.accept(","):
@@ -426,12 +398,11 @@ def _text_of(msg: bytes | str) -> tuple[str, bytes]:
 
 
 def decode_text(
-    layout: ReferenceLayout, msg: bytes | str, quirks: frozenset[str] = frozenset()
+    layout: ReferenceLayout, msg: bytes | str
 ) -> tuple[dict[str, Any], list[tuple[str, str]], list[tuple[str, str]]]:
     """Decode msg like the C scanner: (present fields by name, bid levels, ask levels) as text pairs.
 
     Level values are the text the C hands to the book: a string's value, or a JSON number's own text.
-    ``quirks`` (a subset of ``C_QUIRKS``) reproduces known C bugs (see the module docstring).
 
     Raises
     ------
@@ -443,14 +414,11 @@ def decode_text(
     text, data = _text_of(msg)
     if len(data) > 0xFFFFFFFF:  # the C record holds 32-bit spans
         raise ReferenceDecodeError("json", "message longer than 4 GiB")
-    unknown = set(quirks) - C_QUIRKS
-    if unknown:
-        raise ValueError(f"unknown quirks {sorted(unknown)}")
-    walk = _Walk(layout, text, frozenset(quirks))
+    walk = _Walk(layout, text)
     try:
         walk.message()
     except _Refused as exc:
-        if exc.kind == "json" and not exc.quirk and _json_verdict(data):
+        if exc.kind == "json" and _json_verdict(data):
             raise AssertionError(f"the walk calls {data!r} not JSON but json.loads accepts it") from None
         raise ReferenceDecodeError(exc.kind, str(exc)) from None
     if not _json_verdict(data):
@@ -489,14 +457,14 @@ def _array(levels: list[tuple[str, str]], side: str) -> np.ndarray:
 
 
 def decode(
-    layout: ReferenceLayout, msg: bytes | str, quirks: frozenset[str] = frozenset()
+    layout: ReferenceLayout, msg: bytes | str
 ) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     """Decode msg with layout: the same (fields, bids (n, 2) float64, asks (n, 2) float64) as the C.
 
     Raises ReferenceDecodeError (see ``decode_text``) or ReferenceNumberError for a bad level value, bids
     before asks and price before quantity, as the wrapper reads them.
     """
-    fields, bids, asks = decode_text(layout, msg, quirks)
+    fields, bids, asks = decode_text(layout, msg)
     return fields, _array(bids, "bid"), _array(asks, "ask")
 
 

@@ -232,9 +232,16 @@ static cf_status skip_value(scan_t *S, int depth) {
     }
 }
 
+/* A known field holds a value of the wrong type: skip it, so that the first problem in byte order is the
+ * one reported (malformed JSON or too deep nesting inside the value outrank its type). */
+static cf_status wrong_type(scan_t *S, int depth) {
+    cf_status st = skip_value(S, depth);
+    return st == CF_OK ? CF_ETYPE : st;
+}
+
 /* A decimal given as a JSON string or a JSON number: the span of its text. A string that holds exactly a
  * decimal is also parsed on the way (*parsed = 1, *value set): prices and sizes are read once. */
-static cf_status scan_decimal_text(scan_t *S, cf_span *out, cf_decimal *value, int *parsed) {
+static cf_status scan_decimal_text(scan_t *S, cf_span *out, cf_decimal *value, int *parsed, int depth) {
     int flag;
     int c = peek(S);
     *parsed = 0;
@@ -255,7 +262,7 @@ static cf_status scan_decimal_text(scan_t *S, cf_span *out, cf_decimal *value, i
         return flag ? CF_ETYPE : CF_OK; /* an escape never belongs in a number */
     }
     if (c == '-' || (c >= '0' && c <= '9')) return scan_number(S, out, &flag);
-    return skip_value(S, 0) == CF_OK ? CF_ETYPE : CF_EBADMSG;
+    return wrong_type(S, depth);
 }
 
 cf_status cf_decode_int(const char *s, size_t n, int64_t *out) {
@@ -280,7 +287,7 @@ cf_status cf_decode_int(const char *s, size_t n, int64_t *out) {
 
 /* [[price, quantity, ...extra], ...]: spans (and parsed values) of the first two elements of each level. */
 static cf_status scan_levels(scan_t *S, int side, int depth) {
-    if (peek(S) != '[') return skip_value(S, depth) == CF_OK ? CF_ETYPE : CF_EBADMSG;
+    if (peek(S) != '[') return wrong_type(S, depth);
     S->i++;
     size_t count = 0;
     if (!accept(S, ']')) {
@@ -291,13 +298,14 @@ static cf_status scan_levels(scan_t *S, int side, int depth) {
             cf_status st;
             if (!accept(S, '[')) {
                 skip_ws(S);
-                return skip_value(S, depth + 1) == CF_OK ? CF_ETYPE : CF_EBADMSG;
+                return wrong_type(S, depth + 1);
             }
+            if (accept(S, ']')) return CF_ETYPE; /* [] is valid JSON but no level */
             skip_ws(S);
-            if ((st = scan_decimal_text(S, &px, &px_value, &px_parsed)) != CF_OK) return st;
+            if ((st = scan_decimal_text(S, &px, &px_value, &px_parsed, depth + 2)) != CF_OK) return st;
             if (!accept(S, ',')) return peek(S) == ']' ? CF_ETYPE : CF_EBADMSG;
             skip_ws(S);
-            if ((st = scan_decimal_text(S, &qty, &qty_value, &qty_parsed)) != CF_OK) return st;
+            if ((st = scan_decimal_text(S, &qty, &qty_value, &qty_parsed, depth + 2)) != CF_OK) return st;
             while (accept(S, ',')) { /* some venues append order counts and more */
                 if ((st = skip_value(S, depth + 2)) != CF_OK) return st;
             }
@@ -339,12 +347,12 @@ static cf_status read_field(scan_t *S, cf_field f, int depth) {
         break;
     case KIND_TEXT:
         if (f == CF_FIELD_EVENT || f == CF_FIELD_SYMBOL) {
-            if (peek(S) != '"') return skip_value(S, depth) == CF_OK ? CF_ETYPE : CF_EBADMSG;
+            if (peek(S) != '"') return wrong_type(S, depth);
             st = scan_string(S, &span, &flag);
             if (st == CF_OK && flag) st = CF_ETYPE;
         } else {
             cf_decimal ignored;
-            st = scan_decimal_text(S, &span, &ignored, &flag);
+            st = scan_decimal_text(S, &span, &ignored, &flag, depth);
         }
         rec->strs[f] = span;
         break;
@@ -356,7 +364,7 @@ static cf_status read_field(scan_t *S, cf_field f, int depth) {
             st = match_word(S, "false", 5);
             rec->ints[f] = 0;
         } else {
-            st = skip_value(S, depth) == CF_OK ? CF_ETYPE : CF_EBADMSG;
+            st = wrong_type(S, depth);
         }
         break;
     default: /* KIND_INT: a JSON integer, or a string holding one (some venues quote ids) */
@@ -367,12 +375,75 @@ static cf_status read_field(scan_t *S, cf_field f, int depth) {
             st = scan_number(S, &span, &flag);
             if (st == CF_OK) st = flag ? cf_decode_int(span.p, span.len, &rec->ints[f]) : CF_ETYPE;
         } else {
-            st = skip_value(S, depth) == CF_OK ? CF_ETYPE : CF_EBADMSG;
+            st = wrong_type(S, depth);
         }
         break;
     }
     if (st == CF_OK) rec->present |= CF_FIELD_BIT(f);
     return st;
+}
+
+static unsigned hex_value(char c) {
+    return (unsigned)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+}
+
+/* Resolve the escapes of a key (already validated by scan_string) into buf as UTF-8, so that "\u0075" is
+ * the key "u", as any JSON parser reads it. Returns 0 when it does not fit (no layout key is that long) or
+ * holds a lone surrogate (no layout key can match it). */
+static int unescape_key(cf_span key, char *buf, size_t cap, cf_span *out) {
+    size_t o = 0;
+    for (size_t i = 0; i < key.len;) {
+        char c = key.p[i];
+        uint32_t cp;
+        if (c != '\\') {
+            cp = (unsigned char)c;
+            i++;
+            if (o >= cap) return 0;
+            buf[o++] = (char)cp;
+            continue;
+        }
+        char e = key.p[i + 1];
+        i += 2;
+        switch (e) {
+        case 'b': cp = '\b'; break;
+        case 'f': cp = '\f'; break;
+        case 'n': cp = '\n'; break;
+        case 'r': cp = '\r'; break;
+        case 't': cp = '\t'; break;
+        case 'u':
+            cp = hex_value(key.p[i]) << 12 | hex_value(key.p[i + 1]) << 8 | hex_value(key.p[i + 2]) << 4 |
+                 hex_value(key.p[i + 3]);
+            i += 4;
+            if (cp >= 0xD800 && cp <= 0xDBFF && i + 6 <= key.len && key.p[i] == '\\' && key.p[i + 1] == 'u') {
+                uint32_t low = hex_value(key.p[i + 2]) << 12 | hex_value(key.p[i + 3]) << 8 |
+                               hex_value(key.p[i + 4]) << 4 | hex_value(key.p[i + 5]);
+                if (low >= 0xDC00 && low <= 0xDFFF) {
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+                    i += 6;
+                }
+            }
+            if (cp >= 0xD800 && cp <= 0xDFFF) return 0;
+            break;
+        default: cp = (unsigned char)e; break; /* " \ / */
+        }
+        char utf8[4];
+        size_t len;
+        if (cp < 0x80) { utf8[0] = (char)cp; len = 1; }
+        else if (cp < 0x800) { utf8[0] = (char)(0xC0 | cp >> 6); utf8[1] = (char)(0x80 | (cp & 0x3F)); len = 2; }
+        else if (cp < 0x10000) {
+            utf8[0] = (char)(0xE0 | cp >> 12); utf8[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+            utf8[2] = (char)(0x80 | (cp & 0x3F)); len = 3;
+        } else {
+            utf8[0] = (char)(0xF0 | cp >> 18); utf8[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+            utf8[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); utf8[3] = (char)(0x80 | (cp & 0x3F)); len = 4;
+        }
+        if (o + len > cap) return 0;
+        memcpy(buf + o, utf8, len);
+        o += len;
+    }
+    out->p = buf;
+    out->len = (uint32_t)o;
+    return 1;
 }
 
 static int key_is(cf_span key, const char *name) {
@@ -400,22 +471,24 @@ static cf_status scan_object(scan_t *S, int depth) {
     const cf_layout *layout = S->layout;
     for (;;) {
         cf_span key;
-        int esc;
+        int esc, known = 1;
+        char unescaped[64];
         cf_status st;
         skip_ws(S);
         if (peek(S) != '"') return CF_EBADMSG;
         if ((st = scan_string(S, &key, &esc)) != CF_OK) return st;
+        if (CF_UNLIKELY(esc)) known = unescape_key(key, unescaped, sizeof unescaped, &key);
         skip_ws(S);
         if (peek(S) != ':') return CF_EBADMSG;
         S->i++;
         skip_ws(S);
-        int field = esc ? -1 : lookup(layout, key);
+        int field = known ? lookup(layout, key) : -1;
         if (field >= 0) {
             st = read_field(S, (cf_field)field, depth + 1);
-        } else if (!esc && layout->envelope && peek(S) == '{' && key_is(key, layout->envelope)) {
+        } else if (known && layout->envelope && peek(S) == '{' && key_is(key, layout->envelope)) {
             S->i++;
             st = scan_object(S, depth + 1);
-        } else if (!esc && layout->stream && peek(S) == '"' && key_is(key, layout->stream)) {
+        } else if (known && layout->stream && peek(S) == '"' && key_is(key, layout->stream)) {
             st = scan_string(S, &S->rec->stream, &esc);
         } else {
             st = skip_value(S, depth + 1);

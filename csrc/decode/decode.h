@@ -83,7 +83,7 @@ typedef struct {
     uint32_t present;                  /* CF_FIELD_BIT mask of fields found */
     int64_t ints[CF_FIELD_COUNT];      /* integer and boolean fields */
     cf_span strs[CF_FIELD_COUNT];      /* string fields */
-    cf_span stream;                    /* envelope stream name, len 0 when absent */
+    cf_span stream;                    /* envelope stream name as raw JSON text (escapes unresolved) */
     uint32_t n_bids, n_asks;           /* levels written to the caller's arrays */
     uint32_t error_offset;             /* byte offset of the problem when decoding failed */
     int32_t error_field;               /* field involved, or -1 */

@@ -9,9 +9,8 @@ An input's first byte picks the target, the rest is the message (or several, spl
 - 5: ``SyncedBook("binance-futures").on_message`` after a snapshot, one message per line
 - 6: ``SyncedBook("binance-spot")``: every line but the last to ``on_message``, the last to ``on_snapshot``
 
-The oracle is crossfury.decode.reference with the C's known quirks on (``C_QUIRKS``), so a run stops only
-on a new disagreement or a crash; FUZZ_DECODE_QUIRKS="" (or a comma-separated subset) turns quirks off
-to find those bugs again. The fixtures in tests/fixtures/decode are always read as seeds. The module is
+The oracle is crossfury.decode.reference; a run stops on a disagreement or a crash. The fixtures in
+tests/fixtures/decode are always read as seeds. The module is
 importable: ``check_one(data)`` runs one input without atheris (tests/unit/decode/test_fuzz_fixtures.py
 replays the fixtures through it), and tests/fuzz/test_fuzz_decode.py runs a short bounded fuzz.
 """
@@ -37,8 +36,6 @@ from crossfury.exchanges.binance import layouts
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "decode"
 INT64_MIN = -(2**63)
-_QUIRKS_ENV = os.environ.get("FUZZ_DECODE_QUIRKS")
-QUIRKS = reference.C_QUIRKS if _QUIRKS_ENV is None else frozenset(q for q in _QUIRKS_ENV.split(",") if q)
 
 # Mirrors of crossfury/exchanges/binance/layouts.py: the C side uses the real layouts, so a change there that
 # is not made here shows up as a disagreement (and test_reference_layouts_mirror_binance_layouts).
@@ -120,21 +117,19 @@ def native_decode(layout: Any, msg: bytes) -> tuple:
     return ("ok", _fields_key(fields), _array_key(bids), _array_key(asks))
 
 
-def reference_decode(
-    spec: reference.ReferenceLayout, msg: bytes, quirks: frozenset[str] | None = None
-) -> tuple:
+def reference_decode(spec: reference.ReferenceLayout, msg: bytes) -> tuple:
     """Outcome of the reference decode, in the terms of native_decode."""
     try:
-        fields, bids, asks = reference.decode(spec, msg, QUIRKS if quirks is None else quirks)
+        fields, bids, asks = reference.decode(spec, msg)
     except (reference.ReferenceDecodeError, reference.ReferenceNumberError) as exc:
         return ("error", exc.kind)
     return ("ok", _fields_key(fields), _array_key(bids), _array_key(asks))
 
 
-def check_decode(name: str, msg: bytes, quirks: frozenset[str] | None = None) -> tuple:
+def check_decode(name: str, msg: bytes) -> tuple:
     """Decode msg with layout name in C and in the reference; raise Disagreement unless they agree."""
     layout, spec = SPECS[name]
-    native, ref = native_decode(layout, msg), reference_decode(spec, msg, quirks)
+    native, ref = native_decode(layout, msg), reference_decode(spec, msg)
     if native != ref:
         raise Disagreement(f"decode {name} {msg!r}: C {native[:2]}, reference {ref[:2]}")
     return native
@@ -197,7 +192,7 @@ class SyncPair:
 
     def _decoded(self, spec: reference.ReferenceLayout, msg: bytes) -> tuple:
         try:
-            return reference.decode_text(spec, msg, QUIRKS)
+            return reference.decode_text(spec, msg)
         except reference.ReferenceDecodeError as exc:
             self.decode_rejected += 1
             return ("error", "decode", exc.kind)

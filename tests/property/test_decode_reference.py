@@ -6,8 +6,7 @@ holding any JSON, whitespace anywhere, ids quoted or not, decimals as strings or
 elements, more levels than the wrapper's first buffer) and hostile input (truncations, byte mutations,
 wrong types, missing and duplicate keys, exponents, escapes, NaN, big integers, deep nesting, invalid
 UTF-8, trailing bytes). Both must give the same fields and the same level floats bit for bit, or errors
-of the same category. The C's known bugs are compared through the twin's quirks (``C_QUIRKS``); each has
-a strict xfail below against the twin without them.
+of the same category.
 """
 
 import importlib.util
@@ -40,7 +39,6 @@ def _harness():
 H = _harness()
 SPECS = H.SPECS
 NAMES = tuple(SPECS)
-STRICT = frozenset()
 PROPERTY = settings(
     max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
 )
@@ -50,9 +48,9 @@ _DECIMAL_FIELDS = {Field.PRICE, Field.QTY, Field.BID_PX, Field.BID_QTY, Field.AS
 JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
 
 
-def outcomes(name: str, msg: bytes, quirks=reference.C_QUIRKS) -> tuple[tuple, tuple]:
+def outcomes(name: str, msg: bytes) -> tuple[tuple, tuple]:
     layout, spec = SPECS[name]
-    return H.native_decode(layout, msg), H.reference_decode(spec, msg, quirks)
+    return H.native_decode(layout, msg), H.reference_decode(spec, msg)
 
 
 # -- generators -------------------------------------------------------------------------------------------
@@ -314,7 +312,7 @@ def test_decode_good_messages_match_reference(name, data):
     native, ref = outcomes(name, raw)
 
     assert native == ref, raw
-    assert ref == outcomes(name, raw, STRICT)[1]  # good input touches none of the C's known bugs
+    assert ref == outcomes(name, raw)[1]  # good input touches none of the C's known bugs
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -411,7 +409,7 @@ CATEGORIES = [
 
 @pytest.mark.parametrize("kind,msg", CATEGORIES, ids=[f"{k}-{i}" for i, (k, _) in enumerate(CATEGORIES)])
 def test_decode_error_category_is_the_same_in_c_and_reference(kind, msg):
-    native, ref = outcomes("depth", msg, STRICT)
+    native, ref = outcomes("depth", msg)
 
     assert native == ref == ("error", kind)
 
@@ -419,7 +417,7 @@ def test_decode_error_category_is_the_same_in_c_and_reference(kind, msg):
 def test_decode_values_match_reference_for_quoted_ids_and_number_decimals():
     msg = b'{ "U" : "7" , "u":-0,"b":[[1.25,3,"x",{"n":[1]}],["0.10","-0"]],"a":[ ],"x":1e-5}'
 
-    native, ref = outcomes("depth", msg, STRICT)
+    native, ref = outcomes("depth", msg)
 
     assert native == ref and native[0] == "ok"
     fields, bids, _ = reference.decode(SPECS["depth"][1], msg)
@@ -451,9 +449,9 @@ def test_reference_layouts_mirror_binance_layouts():
                 decode(layout, "{" + ",".join(m for m in required if m != member) + "}")
 
 
-# -- the C's known bugs: the twin without quirks is right, and its quirk reproduces the C ------------------
+# -- bugs the fuzzing and the twin found, fixed: each stays as a regression test ---------------------------
 
-KNOWN_BUGS = {
+FIXED_BUGS = {
     "deep-wrong-type-is-json": DEPTH.replace(b'"E":1', b'"E":' + b"[" * 64 + b"]" * 64),
     "deep-price-counts-from-zero": DEPTH.replace(b'[["1.5","2"]]', b"[[" + b"[" * 64 + b"]" * 64 + b',"2"]]'),
     "empty-level-is-json": DEPTH.replace(b'[["1.5","2"]]', b"[[]]"),
@@ -462,68 +460,31 @@ KNOWN_BUGS = {
 }
 
 
-@pytest.mark.parametrize("quirk,msg", KNOWN_BUGS.items(), ids=KNOWN_BUGS.keys())
-def test_reference_quirk_reproduces_the_c(quirk, msg):
-    native, with_quirks = outcomes("depth", msg)
-    _, strict = outcomes("depth", msg, STRICT)
-
-    assert native == with_quirks
-    assert strict != with_quirks  # the quirk is what makes the difference
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="decode.c: a wrong-typed known field's value is checked with "
-    "`skip_value(...) == CF_OK ? CF_ETYPE : CF_EBADMSG`, so CF_EDEPTH becomes CF_EBADMSG and "
-    "valid JSON is reported as 'not valid JSON'",
-)
 def test_decode_deep_wrong_typed_field_is_a_depth_error():
-    native, strict = outcomes("depth", KNOWN_BUGS["deep-wrong-type-is-json"], STRICT)
+    native, strict = outcomes("depth", FIXED_BUGS["deep-wrong-type-is-json"])
 
     assert native == strict == ("error", "depth")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="decode.c scan_decimal_text checks a non-decimal price or quantity with "
-    "skip_value(S, 0): its depth counts from 0, not from where it is, so a value nested past "
-    "MAX_DEPTH is CF_ETYPE (or CF_EBADMSG), never CF_EDEPTH",
-)
 def test_decode_deep_price_container_is_a_depth_error():
-    native, strict = outcomes("depth", KNOWN_BUGS["deep-price-counts-from-zero"], STRICT)
+    native, strict = outcomes("depth", FIXED_BUGS["deep-price-counts-from-zero"])
 
     assert native == strict == ("error", "depth")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="decode.c scan_levels: an empty level [] reaches scan_decimal_text at ']' "
-    "and returns CF_EBADMSG ('not valid JSON'), while [\"1\"] is CF_ETYPE; both are valid JSON",
-)
 def test_decode_empty_level_is_a_type_error():
-    native, strict = outcomes("depth", KNOWN_BUGS["empty-level-is-json"], STRICT)
+    native, strict = outcomes("depth", FIXED_BUGS["empty-level-is-json"])
 
     assert native == strict == ("error", "type")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="decode.c scan_object looks keys up by their raw bytes and skips any "
-    'escaped key, so "\\u0075" (the key u) is neither read nor seen as a duplicate: the C '
-    "accepts a message in which a JSON parser sees u twice (last value 3)",
-)
 def test_decode_escaped_spelling_of_a_known_key_is_a_duplicate():
-    native, strict = outcomes("depth", KNOWN_BUGS["escaped-keys-unknown"], STRICT)
+    native, strict = outcomes("depth", FIXED_BUGS["escaped-keys-unknown"])
 
     assert native == strict == ("error", "duplicate")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="decode.pyx returns rec.stream, a raw span that keeps escapes: the stream "
-    "name of \"btcusdt\\u0040depth\" comes out as 'btcusdt\\\\u0040depth', not 'btcusdt@depth'",
-)
 def test_decode_stream_name_with_escape_is_its_json_value():
-    fields, _, _ = decode(layouts.DEPTH, KNOWN_BUGS["raw-stream-text"])
+    fields, _, _ = decode(layouts.DEPTH, FIXED_BUGS["raw-stream-text"])
 
     assert fields["stream"] == "btcusdt@depth"
