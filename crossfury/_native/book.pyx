@@ -187,19 +187,7 @@ cdef class NativeBook:
         Returns a SyncStatus; raises DecodeError (malformed message) or NumberError (bad level value), in
         which case nothing changed but the rejected counter.
         """
-        cdef Py_ssize_t n = 0
-        cdef const char *p = _msg_bytes(msg, &n)
-        cdef cf_sync *s = self._live()
-        cdef Layout layout = self._depth_layout
-        cdef cf_record rec
-        cdef cf_status st
-        if layout is None:
-            raise TypeError("this book has no message layout: use on_depth, or create it with a rule alias")
-        with nogil:
-            st = cf_sync_on_message(s, &layout.c, p, <size_t>n, &rec)
-        if st >= 0:
-            return STATUS_BY_CODE[st]
-        self._raise_message_error(st, &rec, layout, "depth message", p, <size_t>n)
+        return self._feed_raw(msg, False)
 
     def on_messages(self, msgs):
         """Feed many raw depth messages in one C call without the GIL; int8 statuses, one per message.
@@ -236,19 +224,26 @@ cdef class NativeBook:
 
     def on_snapshot_message(self, body):
         """Install a raw REST depth snapshot body (bytes or str) and replay the buffer; returns a SyncStatus."""
+        return self._feed_raw(body, True)
+
+    cdef object _feed_raw(self, object msg, bint snapshot):
         cdef Py_ssize_t n = 0
-        cdef const char *p = _msg_bytes(body, &n)
+        cdef const char *p = _msg_bytes(msg, &n)
         cdef cf_sync *s = self._live()
-        cdef Layout layout = self._snapshot_layout
+        cdef Layout layout = self._snapshot_layout if snapshot else self._depth_layout
         cdef cf_record rec
         cdef cf_status st
         if layout is None:
-            raise TypeError("this book has no snapshot layout")
+            raise TypeError("this book has no message layouts: use on_depth, or create it with a rule alias")
         with nogil:
-            st = cf_sync_on_snapshot_message(s, &layout.c, p, <size_t>n, &rec)
+            if snapshot:
+                st = cf_sync_on_snapshot_message(s, &layout.c, p, <size_t>n, &rec)
+            else:
+                st = cf_sync_on_message(s, &layout.c, p, <size_t>n, &rec)
         if st >= 0:
             return STATUS_BY_CODE[st]
-        self._raise_message_error(st, &rec, layout, "depth snapshot", p, <size_t>n)
+        self._raise_message_error(st, &rec, layout, "depth snapshot" if snapshot else "depth message", p,
+                                  <size_t>n)
 
     cdef int _raise_message_error(self, cf_status st, const cf_record *rec, Layout layout, str what,
                                   const char *p, size_t n) except -1:

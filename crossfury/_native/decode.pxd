@@ -2,16 +2,12 @@
 # Mirrors csrc/decode/decode.h.
 from libc.stdint cimport int32_t, int64_t, uint32_t
 
-cdef extern from "common/status.h" nogil:
-    ctypedef int cf_status
+from crossfury._native.common cimport cf_decimal, cf_status
 
 cdef extern from "decode/decode.h" nogil:
     enum:
         CF_PARSED_PX
         CF_PARSED_QTY
-    ctypedef struct cf_decimal:
-        int64_t mantissa
-        int32_t decimals
     ctypedef struct cf_text_level:
         const char *px
         const char *qty

@@ -12,21 +12,7 @@ import numpy as np
 
 from crossfury.core.errors import DecodeError, NumberError
 
-cdef extern from "common/decimal.h" nogil:
-    cf_status cf_decimal_parse(const char *s, size_t n, cf_decimal *out)
-    double cf_decimal_to_double(cf_decimal d)
-
-cdef extern from "common/status.h" nogil:
-    enum:
-        CF_OK
-        CF_ENOSPC
-        CF_EBADMSG
-        CF_ETYPE
-        CF_EMISSING
-        CF_EDUPKEY
-        CF_EDEPTH
-        CF_ERANGE
-        CF_EBADNUM
+from crossfury._native.common cimport *
 
 FIELD_NAMES = ("event", "symbol", "exch_ts", "transact_ts", "first_id", "last_id", "prev_id", "trade_id",
                "bids", "asks", "price", "qty", "bid_px", "bid_qty", "ask_px", "ask_qty", "buyer_maker")
@@ -138,27 +124,24 @@ cdef object _levels_array(const cf_text_level *levels, uint32_t count, str side)
 
 
 cdef int _fill_levels(const cf_text_level *levels, uint32_t count, str side, double *o) except -1:
-    cdef cf_decimal d
+    # The scanner parsed most values already (the parsed flags); only the rest are read here.
     cdef uint32_t k
     for k in range(count):
-        # The scanner parsed most values already (the parsed flags); only the rest are read here.
-        if levels[k].parsed & CF_PARSED_PX:
-            d = levels[k].px_value
-        elif cf_decimal_parse(levels[k].px, levels[k].px_len, &d) != CF_OK:
-            d.mantissa = -1
-        if d.mantissa < 0:
-            raise NumberError(f"{side} price {levels[k].px[:levels[k].px_len].decode('utf-8', 'replace')!r} "
-                              f"(level {k}) is not a non-negative plain decimal number of at most 19 digits")
-        o[2 * k] = cf_decimal_to_double(d)
-        if levels[k].parsed & CF_PARSED_QTY:
-            d = levels[k].qty_value
-        elif cf_decimal_parse(levels[k].qty, levels[k].qty_len, &d) != CF_OK:
-            d.mantissa = -1
-        if d.mantissa < 0:
-            raise NumberError(f"{side} quantity {levels[k].qty[:levels[k].qty_len].decode('utf-8', 'replace')!r} "
-                              f"(level {k}) is not a non-negative plain decimal number of at most 19 digits")
-        o[2 * k + 1] = cf_decimal_to_double(d)
+        o[2 * k] = _level_value(levels[k].px, levels[k].px_len, levels[k].px_value,
+                                levels[k].parsed & CF_PARSED_PX, side, "price", k)
+        o[2 * k + 1] = _level_value(levels[k].qty, levels[k].qty_len, levels[k].qty_value,
+                                    levels[k].parsed & CF_PARSED_QTY, side, "quantity", k)
     return 0
+
+
+cdef double _level_value(const char *text, uint32_t length, cf_decimal value, bint parsed, str side, str what,
+                         uint32_t k) except? -1:
+    if not parsed and cf_decimal_parse(text, length, &value) != CF_OK:
+        value.mantissa = -1
+    if value.mantissa < 0:
+        raise NumberError(f"{side} {what} {text[:length].decode('utf-8', 'replace')!r} (level {k}) is not a "
+                          f"non-negative plain decimal number of at most 19 digits")
+    return cf_decimal_to_double(value)
 
 
 def decode(Layout layout, msg, str what="message"):
