@@ -285,6 +285,30 @@ cf_status cf_decode_int(const char *s, size_t n, int64_t *out) {
     return CF_OK;
 }
 
+/* The level shape exchanges send, ["<decimal>","<decimal>"] with no whitespace, read with no detour; 0
+ * (and nothing consumed) for anything else, which the general path then reads with all its checks. It
+ * accepts exactly what the general path accepts for that shape, with the same spans and values. */
+static inline int fast_level(scan_t *S, cf_text_level *lv) {
+    const char *s = S->s;
+    size_t i = S->i, n = S->n, end;
+    if (i + 2 > n || s[i] != '[' || s[i + 1] != '"') return 0;
+    size_t px_start = i + 2;
+    if (cf_decimal_scan(s + px_start, n - px_start, &lv->px_value, &end) != CF_OK) return 0;
+    size_t j = px_start + end;
+    if (j + 3 > n || s[j] != '"' || s[j + 1] != ',' || s[j + 2] != '"') return 0;
+    size_t qty_start = j + 3;
+    if (cf_decimal_scan(s + qty_start, n - qty_start, &lv->qty_value, &end) != CF_OK) return 0;
+    size_t k = qty_start + end;
+    if (k + 2 > n || s[k] != '"' || s[k + 1] != ']') return 0;
+    lv->px = s + px_start;
+    lv->px_len = (uint32_t)(j - px_start);
+    lv->qty = s + qty_start;
+    lv->qty_len = (uint32_t)end;
+    lv->parsed = CF_PARSED_PX | CF_PARSED_QTY;
+    S->i = k + 2;
+    return 1;
+}
+
 /* [[price, quantity, ...extra], ...]: spans (and parsed values) of the first two elements of each level. */
 static cf_status scan_levels(scan_t *S, int side, int depth) {
     if (peek(S) != '[') return wrong_type(S, depth);
@@ -296,6 +320,14 @@ static cf_status scan_levels(scan_t *S, int side, int depth) {
             cf_decimal px_value, qty_value;
             int px_parsed, qty_parsed;
             cf_status st;
+            cf_text_level spare;
+            if (CF_LIKELY(fast_level(S, count < S->cap[side] ? &S->levels[side][count] : &spare))) {
+                S->overflow |= count >= S->cap[side];
+                count++;
+                if (accept(S, ',')) continue;
+                if (accept(S, ']')) break;
+                return CF_EBADMSG;
+            }
             if (!accept(S, '[')) {
                 skip_ws(S);
                 return wrong_type(S, depth + 1);
