@@ -6,18 +6,11 @@
 #include <string.h>
 
 #include "book/book.h"
+#include "rng.h"
 
 #define RANGE 200000 /* price ticks 1..RANGE */
 
 static int64_t ref_qty[2][RANGE + 1];
-static uint64_t rng_state;
-
-static uint64_t rnd(void) {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
 
 static int check(const cf_book *book, int64_t mid) {
     for (int s = 0; s < 2; s++) {

@@ -6,18 +6,12 @@
 #include <string.h>
 
 #include "common/decimal.h"
+#include "rng.h"
 
-static uint64_t state;
-static uint64_t rnd(void) {
-    state ^= state << 13;
-    state ^= state >> 7;
-    state ^= state << 17;
-    return state;
-}
 
 int main(int argc, char **argv) {
     long iterations = argc > 1 ? atol(argv[1]) : 1000000;
-    state = argc > 2 ? (uint64_t)atoll(argv[2]) : 0x9E3779B97F4A7C15ULL;
+    rng_state = argc > 2 ? (uint64_t)atoll(argv[2]) : 0x9E3779B97F4A7C15ULL;
     static const char alphabet[] = "0123456789000000.-\"x]e9";
     long fast_ok = 0;
     for (long it = 0; it < iterations; it++) {

@@ -15,14 +15,8 @@
 #include "book/sync.h"
 #include "common/decimal.h"
 #include "decode/decode.h"
+#include "rng.h"
 
-static uint64_t rng_state;
-static uint64_t rnd(void) {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
 static size_t below(size_t n) { return n ? (size_t)(rnd() % n) : 0; }
 
 #define REQ(f) CF_FIELD_BIT(f)

@@ -27,25 +27,17 @@ SNAPSHOT = Layout(
     **_ENVELOPE,
 )
 
+# Trades and aggregate trades differ only in the key of their id ("t" and "a").
+_TRADE_KEYS = {"e": Field.EVENT, "E": Field.EXCH_TS, "s": Field.SYMBOL, "p": Field.PRICE, "q": Field.QTY,
+               "T": Field.TRANSACT_TS, "m": Field.BUYER_MAKER}
+
 #: {"e":"trade","E":..,"s":"BTCUSDT","t":..,"p":"67000.10","q":"0.010","T":..,"m":true,"M":true}
-TRADE = Layout(
-    "binance-trade",
-    {"e": Field.EVENT, "E": Field.EXCH_TS, "s": Field.SYMBOL, "t": Field.TRADE_ID, "p": Field.PRICE,
-     "q": Field.QTY, "T": Field.TRANSACT_TS, "m": Field.BUYER_MAKER},
-    required=(Field.PRICE, Field.QTY),
-    event="trade",
-    **_ENVELOPE,
-)
+TRADE = Layout("binance-trade", {**_TRADE_KEYS, "t": Field.TRADE_ID}, required=(Field.PRICE, Field.QTY),
+               event="trade", **_ENVELOPE)
 
 #: {"e":"aggTrade","E":..,"s":"BTCUSDT","a":880001,"p":"67000.10","q":"0.030","f":..,"l":..,"T":..,"m":false}
-AGG_TRADE = Layout(
-    "binance-agg-trade",
-    {"e": Field.EVENT, "E": Field.EXCH_TS, "s": Field.SYMBOL, "a": Field.TRADE_ID, "p": Field.PRICE,
-     "q": Field.QTY, "T": Field.TRANSACT_TS, "m": Field.BUYER_MAKER},
-    required=(Field.PRICE, Field.QTY),
-    event="aggTrade",
-    **_ENVELOPE,
-)
+AGG_TRADE = Layout("binance-agg-trade", {**_TRADE_KEYS, "a": Field.TRADE_ID}, required=(Field.PRICE, Field.QTY),
+                   event="aggTrade", **_ENVELOPE)
 
 #: {"u":400900217,"s":"BNBUSDT","b":"25.35","B":"31.21","a":"25.36","A":"40.66"} (futures adds e, E, T)
 BOOK_TICKER = Layout(
