@@ -33,6 +33,11 @@ GOAL = 20.0  # crossfury messages/s over SortedDict's
 # top(state) -> the top TOP_N levels per side.
 
 
+def _crossfury_top(state: Any) -> list:
+    t = state[0].top(TOP_N)
+    return [zip(t.bid_px.tolist(), t.bid_qty.tolist()), zip(t.ask_px.tolist(), t.ask_qty.tolist())]
+
+
 def crossfury_contender(ds: Dataset) -> tuple[Callable, Callable, Callable]:
     from crossfury.book import Book
 
@@ -51,11 +56,7 @@ def crossfury_contender(ds: Dataset) -> tuple[Callable, Callable, Callable]:
             best = read_best()  # (bid px, bid qty, ask px, ask qty) in one call
         return (best[0], best[1]), (best[2], best[3])
 
-    def top(state: Any) -> list:
-        t = state[0].top(TOP_N)
-        return [zip(t.bid_px.tolist(), t.bid_qty.tolist()), zip(t.ask_px.tolist(), t.ask_qty.tolist())]
-
-    return new_book, run, top
+    return new_book, run, _crossfury_top
 
 
 def crossfury_batch_contender(ds: Dataset) -> tuple[Callable, Callable, Callable]:
@@ -77,11 +78,7 @@ def crossfury_batch_contender(ds: Dataset) -> tuple[Callable, Callable, Callable
         last = best[-1].tolist()
         return (last[0], last[1]), (last[2], last[3])
 
-    def top(state: Any) -> list:
-        t = state[0].top(TOP_N)
-        return [zip(t.bid_px.tolist(), t.bid_qty.tolist()), zip(t.ask_px.tolist(), t.ask_qty.tolist())]
-
-    return new_book, run, top
+    return new_book, run, _crossfury_top
 
 
 def sorteddict_contender(ds: Dataset) -> tuple[Callable, Callable, Callable]:
