@@ -3,7 +3,7 @@
 from libc.stdint cimport int8_t, int32_t, int64_t, uint32_t, uint64_t
 
 from crossfury._native.common cimport *
-from crossfury._native.decode cimport cf_layout, cf_record, cf_text_level
+from crossfury._native.decode cimport CF_FIELD_EXCH_TS, cf_layout, cf_record, cf_text_level
 
 cdef extern from "book/book.h" nogil:
     ctypedef enum cf_side_id:

@@ -54,6 +54,7 @@ cdef class NativeBook:
     cdef object _lot_size
     cdef Layout _depth_layout
     cdef Layout _snapshot_layout
+    cdef int64_t _last_exch_ts
 
     def __cinit__(self, int rule, tick_size=None, lot_size=None, uint32_t max_buffered_events=4096,
                   size_t max_buffered_levels=1 << 20):
@@ -241,6 +242,7 @@ cdef class NativeBook:
             else:
                 st = cf_sync_on_message(s, &layout.c, p, <size_t>n, &rec)
         if st >= 0:
+            self._last_exch_ts = rec.ints[<int>CF_FIELD_EXCH_TS] if rec.present & (1u << <int>CF_FIELD_EXCH_TS) else 0
             return STATUS_BY_CODE[st]
         self._raise_message_error(st, &rec, layout, "depth snapshot" if snapshot else "depth message", p,
                                   <size_t>n)
@@ -357,6 +359,32 @@ cdef class NativeBook:
         if a.shape[0]:
             cf_book_top(book, CF_ASK, &a[0], <size_t>a.shape[0])
         return bids, asks
+
+    def top_levels(self, Py_ssize_t n):
+        """Up to n best levels per side as ((price, quantity), ...) float tuples, best first; empty if not synced.
+
+        The cheap reader for per-message events: no numpy, one C call per side."""
+        cdef cf_level buf[64]
+        cdef cf_sync *s = self._live()
+        cdef const cf_book *book = cf_sync_get_book(s)
+        cdef cf_scale ps = cf_sync_get_px_scale(s)
+        cdef cf_scale qs = cf_sync_get_qty_scale(s)
+        cdef size_t k, got
+        if n < 0 or n > 64:
+            raise ValueError(f"n must be in 0..64, got {n}")
+        if cf_sync_get_state(s) != CF_STATE_SYNCED:
+            return (), ()
+        sides = []
+        for side in (CF_BID, CF_ASK):
+            got = cf_book_top(book, <cf_side_id>side, buf, <size_t>n)
+            sides.append(tuple([(cf_scale_to_double(&ps, buf[k].px), cf_scale_to_double(&qs, buf[k].qty))
+                                for k in range(got)]))
+        return sides[0], sides[1]
+
+    @property
+    def last_exch_ts(self) -> int:
+        """Exchange event time of the last depth message fed raw (as sent: ms on Binance), 0 if it had none."""
+        return self._last_exch_ts
 
     def prices_from_ticks(self, const int64_t[::1] ticks):
         """Prices as floats (exactly float() of their decimal text) for an int64 array of ticks."""

@@ -82,6 +82,7 @@ class TickerRecord(msgspec.Struct, frozen=True, gc=False):
     ask_px: float
     ask_qty: float
     stream: str | None
+    exch_ts: int | None = None
 
 
 def decode_depth(msg: bytes | str, layout: Layout) -> tuple[DepthRecord, np.ndarray, np.ndarray]:
@@ -107,7 +108,7 @@ def decode_book_ticker(msg: bytes | str, layout: Layout) -> TickerRecord:
     """Decode a best bid/offer message."""
     f, _, _ = decode(layout, msg, "book ticker message")
     return TickerRecord(f.get("symbol"), f.get("last_id"), _float(f, "bid_px"), _float(f, "bid_qty"),
-                        _float(f, "ask_px"), _float(f, "ask_qty"), f.get("stream"))
+                        _float(f, "ask_px"), _float(f, "ask_qty"), f.get("stream"), f.get("exch_ts"))
 
 
 _generic = msgspec.json.Decoder()

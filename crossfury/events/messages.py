@@ -56,6 +56,7 @@ class BookSnapshot(_SymbolMessage, kw_only=True):
     bids: Levels
     asks: Levels
     last_id: int
+    valid: bool = True  # False: the local book lost sync (a gap) and is empty until the next snapshot
 
 
 class BookDelta(_SymbolMessage, kw_only=True):
@@ -108,6 +109,15 @@ class Kline(_SymbolMessage, kw_only=True):
     closed: bool
 
 
+class MarkPrice(_SymbolMessage, kw_only=True):
+    """A derivatives mark price, with the index price and the funding rate of the current interval."""
+
+    mark_px: float
+    index_px: float | None = None
+    funding_rate: float | None = None
+    next_funding_ts: int | None = None
+
+
 class OrderUpdate(_SymbolMessage, kw_only=True):
     """The state of one of our orders; ``px`` is 0.0 for market orders and ``avg_px`` until a fill."""
 
@@ -156,4 +166,5 @@ class Position(_SymbolMessage, kw_only=True):
 
 
 #: Any normalised message; pass as ``type=`` to ``msgspec.json.decode`` or ``msgspec.msgpack.decode``.
-Message = BookSnapshot | BookDelta | Trade | BestBidOffer | Kline | OrderUpdate | Fill | Balance | Position
+Message = (BookSnapshot | BookDelta | Trade | BestBidOffer | Kline | MarkPrice | OrderUpdate | Fill | Balance
+           | Position)

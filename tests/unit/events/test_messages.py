@@ -98,7 +98,7 @@ def test_events_import_loads_no_compiled_module():
 @pytest.mark.parametrize(
     ("cls", "names"),
     [
-        (BookSnapshot, ["symbol", "bids", "asks", "last_id"]),
+        (BookSnapshot, ["symbol", "bids", "asks", "last_id", "valid"]),
         (BookDelta, ["symbol", "bids", "asks", "first_id", "last_id", "prev_id"]),
         (Trade, ["symbol", "px", "qty", "side", "trade_id"]),
         (BestBidOffer, ["symbol", "bid_px", "bid_qty", "ask_px", "ask_qty", "last_id"]),
