@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""The ``crossfury`` command: replay recordings (more subcommands arrive with the connectors)."""
+"""The ``crossfury`` command: demo, record, sim, replay."""
 
 from __future__ import annotations
 
@@ -53,6 +53,26 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     return 1 if bad and args.strict else 0
 
 
+def _cmd_record(args: argparse.Namespace) -> int:
+    from crossfury.core import aio
+    from crossfury.core.errors import CrossfuryError
+    from crossfury.record import record
+
+    symbols = [s.strip() for s in args.symbols.split(",") if s.strip()]
+    channels = [c.strip() for c in args.channels.split(",") if c.strip()]
+    try:
+        summary = aio.run(record(args.exchange, symbols, args.out, endpoint=args.endpoint, channels=channels,
+                                 duration_s=args.duration))
+    except CrossfuryError as exc:
+        print(f"crossfury record: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"crossfury record: cannot reach {args.endpoint or args.exchange}: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crossfury", description="Crypto-exchange connectivity with a C hot path.")
     parser.add_argument("--version", action="version", version=f"crossfury {crossfury.__version__}")
@@ -71,6 +91,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="force the sync rule (default: from each symbol's depth events)")
     p.add_argument("--strict", action="store_true", help="exit 1 when any gap or top-of-book mismatch is found")
     p.set_defaults(func=_cmd_replay)
+
+    p = sub.add_parser("record", help="record an exchange's raw feed to daily gzip files",
+                       description="Subscribe to symbols and write every raw message, and each REST depth snapshot "
+                                   "taken when a book (re)syncs, as '<receive ts ns> <raw text>' lines in "
+                                   "<symbol>_<YYYYMMDD>.gz files (the hftbacktest collector format), rotating at UTC "
+                                   "midnight. Stops cleanly on Ctrl-C / SIGTERM; exits 1 on a disk error.")
+    p.add_argument("--exchange", default="binance-usdm", choices=["binance-spot", "binance-usdm", "binance-coinm"])
+    p.add_argument("--symbols", required=True, help="comma separated, native (btcusdt) or normalised (BTC-USDT-PERP)")
+    p.add_argument("--out", required=True, help="output directory (created if needed)")
+    p.add_argument("--endpoint", help="REST base URL of another server (a simulator: http://127.0.0.1:PORT); "
+                                      "the WebSocket goes to the same host")
+    p.add_argument("--channels", default="book,trades,bbo", help="comma separated channels (default: %(default)s)")
+    p.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
+    p.set_defaults(func=_cmd_record)
     return parser
 
 

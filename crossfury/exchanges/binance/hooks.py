@@ -110,19 +110,13 @@ def parse_instruments(info: Any, market: MarketType) -> list[Instrument]:
     return out
 
 
-def _trade(layout):
-    def normalize(payload: bytes, inst: Instrument, local_ts: int) -> Trade:
-        """``{"e":"aggTrade","E":1717000001000,"s":"BTCUSDT","a":880001,"p":"67000.10","q":"0.030",...,"m":false}``
-        (§3.3); ``m`` true means the buyer was the maker, so the taker sold."""
-        r = decode_trade(payload, layout)
-        return Trade(exchange=Exchange.BINANCE, market=inst.market, exch_ts=(r.exch_ts or 0) * 1_000_000,
-                     local_ts=local_ts, symbol=inst.symbol, px=r.px, qty=r.qty,
-                     side=Side.SELL if r.buyer_maker else Side.BUY, trade_id=str(r.trade_id))
-    return normalize
-
-
-normalize_trade = _trade(layouts.TRADE)
-normalize_agg_trade = _trade(layouts.AGG_TRADE)
+def normalize_trade(payload: bytes, inst: Instrument, local_ts: int) -> Trade:
+    """``{"e":"aggTrade","E":1717000001000,"s":"BTCUSDT","a":880001,"p":"67000.10","q":"0.030",...,"m":false}``
+    or the ``trade`` shape (§3.3); ``m`` true means the buyer was the maker, so the taker sold."""
+    r = decode_trade(payload, layouts.ANY_TRADE)
+    return Trade(exchange=Exchange.BINANCE, market=inst.market, exch_ts=(r.exch_ts or 0) * 1_000_000,
+                 local_ts=local_ts, symbol=inst.symbol, px=r.px, qty=r.qty,
+                 side=Side.SELL if r.buyer_maker else Side.BUY, trade_id=str(r.trade_id))
 
 
 def normalize_book_ticker(payload: bytes, inst: Instrument, local_ts: int) -> BestBidOffer:

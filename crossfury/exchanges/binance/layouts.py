@@ -48,3 +48,8 @@ BOOK_TICKER = Layout(
     event="bookTicker",
     **_ENVELOPE,
 )
+
+#: Either shape: the connector's trades channel is @aggTrade on futures and @trade on spot, and recordings
+#: hold futures @trade too. No event check; the id is under "t" or "a" (never both: that is a duplicate).
+ANY_TRADE = Layout("binance-any-trade", {**_TRADE_KEYS, "t": Field.TRADE_ID, "a": Field.TRADE_ID},
+                   required=(Field.PRICE, Field.QTY), **_ENVELOPE)

@@ -75,7 +75,7 @@ USDM = ExchangeSpec(
     max_streams_per_connection=200,
     max_control_messages_per_s=8.0,  # limit 10 per second (§2)
     weight_limit_per_minute=2400,
-    normalizers={Channel.TRADES: hooks.normalize_agg_trade, Channel.BBO: hooks.normalize_book_ticker,
+    normalizers={Channel.TRADES: hooks.normalize_trade, Channel.BBO: hooks.normalize_book_ticker,
                  Channel.KLINE: hooks.normalize_kline, Channel.MARK_PRICE: hooks.normalize_mark_price},
     **_COMMON,
 )
