@@ -29,3 +29,7 @@ class ExchangeError(CrossfuryError):
 
 class ConfigError(CrossfuryError, ValueError):
     """A configuration value is missing or invalid."""
+
+
+class RecorderError(CrossfuryError):
+    """A recording cannot start or has stopped: unusable directory, failed disk write, backlog overflow."""
