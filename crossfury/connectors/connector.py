@@ -53,6 +53,7 @@ class ConnectorConfig:
     control_timeout_s: float = 10.0
     watchdog_interval_s: float = 0.5
     max_buffered_events: int = 8192
+    clock_ns: Callable[[], int] = time.time_ns  # receive timestamps (tests shift it to a simulated midnight)
 
 
 class _Book:
@@ -120,7 +121,7 @@ class Connector(ExchangeConnector):
         self.config = config or ConnectorConfig()
         self.limiter = WeightLimiter(spec.weight_limit_per_minute)
         self._rest = RestClient(spec.rest_url, self.limiter, used_weight_header=spec.used_weight_header,
-                                session=session)
+                                session=session, clock_ns=self.config.clock_ns)
         self._instruments: dict[str, Instrument] = {}
         self._by_name: dict[str, Instrument] = {}
         self._routes: dict[bytes, _Route] = {}
@@ -343,7 +344,8 @@ class Connector(ExchangeConnector):
     async def _supervise(self, conn: _Connection) -> None:
         """Keep one connection up: open, wait until it drops, back off, reopen with every stream."""
         while not self._closing and conn.state != "retired":
-            ws = WsConnection(self._url(conn), lambda p, ts, c=conn: self._on_message(c, p, ts))
+            ws = WsConnection(self._url(conn), lambda p, ts, c=conn: self._on_message(c, p, ts),
+                              clock_ns=self.config.clock_ns)
             try:
                 await ws.open()
             except Exception as exc:  # refused, handshake failed, DNS: all mean "try again later"
@@ -360,7 +362,7 @@ class Connector(ExchangeConnector):
             conn.opened.clear()
             if self._closing or conn.state == "retired":
                 break
-            lived_s = (time.time_ns() - ws.opened_ns) / 1e9
+            lived_s = (self.config.clock_ns() - ws.opened_ns) / 1e9
             if lived_s >= self.config.stable_after_s:
                 conn.backoff.reset()
             conn.state = "reconnecting"
@@ -522,7 +524,7 @@ class Connector(ExchangeConnector):
             b.task.cancel()
             b.task = None
         log.info("%s %s: book invalid (%s)", self.name, b.inst.symbol, reason)
-        self._emit_invalid(b, time.time_ns())
+        self._emit_invalid(b, self.config.clock_ns())
 
     # -- snapshots ------------------------------------------------------------------------------------
 
@@ -574,7 +576,7 @@ class Connector(ExchangeConnector):
         cfg = self.config
         while not self._closing:
             await asyncio.sleep(cfg.watchdog_interval_s)
-            now = time.time_ns()
+            now = self.config.clock_ns()
             for conn in list(self._conns):
                 ws = conn.ws
                 if conn.state != "open" or ws is None or not ws.is_open:
@@ -701,7 +703,7 @@ class Connector(ExchangeConnector):
         return list(ring)[-limit:] if limit > 0 else []
 
     def health(self) -> dict[str, Any]:
-        now = time.time_ns()
+        now = self.config.clock_ns()
         conns = []
         for c in self._conns:
             ws = c.ws
