@@ -520,6 +520,7 @@ class Connector(ExchangeConnector):
 
     def _invalidate(self, b: _Book, reason: str) -> None:
         b.book.reset()
+        b.local_ts = 0
         if b.task is not None:
             b.task.cancel()
             b.task = None
@@ -603,6 +604,8 @@ class Connector(ExchangeConnector):
         delivering (remembering what it delivered). After the overlap the old one closes and the held
         messages are delivered, minus those the old connection already delivered (same bytes).
         """
+        # Remember what the old connection delivers from before the new one can receive anything.
+        old.seen = set()
         new = self._new_connection(old.path, list(old.streams))
         new.held = []
         self._start(new)
@@ -612,8 +615,8 @@ class Connector(ExchangeConnector):
             log.warning("%s: rotation of connection %d failed to open a new one; keeping it", self.name, old.id)
             self._retire(new)
             old.rotating = False
+            old.seen = None
             return
-        old.seen = set()
         await asyncio.sleep(self.config.rotation_overlap_s)
         if old.state != "open":  # the old one dropped meanwhile: the new one is simply live
             seen: set[int] = set()
@@ -692,7 +695,9 @@ class Connector(ExchangeConnector):
             top = book.top(depth)
             bids = tuple(zip(top.bid_px.tolist(), top.bid_qty.tolist()))
             asks = tuple(zip(top.ask_px.tolist(), top.ask_qty.tolist()))
-        return OrderBookView(inst.symbol, bids, asks, book.synced, book.last_id, b.local_ts,
+        # A partial-depth book has no sync state of its own: it is valid once a message has filled it.
+        valid = book.synced and (not b.partial or b.local_ts > 0)
+        return OrderBookView(inst.symbol, bids, asks, valid, book.last_id, b.local_ts,
                              book.last_exch_ts * self.spec.time_scale_ns)
 
     def recent_trades(self, symbol: str, limit: int = 1000) -> list[Trade]:
@@ -717,7 +722,8 @@ class Connector(ExchangeConnector):
         books = {}
         for sym, b in self._books.items():
             counters = b.book.counters()
-            books[sym] = {"state": b.book.state_name, "valid": b.book.synced, "last_id": b.book.last_id,
+            valid = b.book.synced and (not b.partial or b.local_ts > 0)
+            books[sym] = {"state": b.book.state_name if valid or not b.partial else "waiting", "valid": valid, "last_id": b.book.last_id,
                           "applied": counters.get("applied"), "stale": counters.get("stale"), "gaps": b.gaps,
                           "resyncs": counters.get("resyncs"), "snapshots": b.snapshots, "malformed": b.malformed,
                           "crossed": b.crossed, "snapshot_errors": b.snapshot_errors}
