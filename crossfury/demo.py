@@ -33,8 +33,9 @@ def _fmt(x: float | None, width: int = 12) -> str:
 class _View:
     """A small terminal table, redrawn in place on a terminal and printed every few seconds otherwise."""
 
-    def __init__(self, out: TextIO, symbols: list[str]):
+    def __init__(self, out: TextIO, symbols: list[str], quiet: bool = False):
         self.out = out
+        self.quiet = quiet
         self.symbols = symbols
         self.tty = out.isatty()
         self.events: list[str] = []
@@ -43,7 +44,7 @@ class _View:
 
     def note(self, text: str) -> None:
         self.events.append(f"{time.strftime('%H:%M:%S')} {text}")
-        if not self.tty:
+        if not self.tty and not self.quiet:
             print(f"  * {text}", file=self.out, flush=True)
 
     def draw(self, conn: Connector, elapsed_s: float, total_s: float, final: bool = False) -> None:
@@ -95,7 +96,7 @@ async def run_demo(*, exchange: str = "binance-usdm", endpoint: str | None = Non
         conn = create_connector(exchange, endpoint=endpoint, ws_endpoint=ws_endpoint, silence_timeout_s=5.0)
         recorder = Recorder(out_dir)
         conn.add_raw_sink(recorder.write)
-        view = _View(out, [])
+        view = _View(out, [], quiet)
         injected: list[str] = []
         async with conn:
             await conn.subscribe(symbols, [Channel.BOOK, Channel.TRADES, Channel.BBO])
