@@ -79,6 +79,7 @@ class _Route:
     inst: Instrument
     conn: _Connection
     handler: Callable[[bytes, int], None]
+    native_lower: str  # the recorder's file stem
 
 
 @dataclass
@@ -100,7 +101,7 @@ class _Connection:
     rotating: bool = False
     messages_mark: tuple[int, int] = (0, 0)      # (count, ns) at the previous rate sample
     messages_per_s: float = 0.0
-    total_messages: int = 0
+    receive: Callable[[bytes, int], None] | None = None  # set by the connector: routes this connection's messages
 
 
 class Connector(ExchangeConnector):
@@ -130,7 +131,7 @@ class Connector(ExchangeConnector):
         self._conns: list[_Connection] = []
         self._callbacks: list[tuple[Callback, frozenset[Channel] | None]] = []
         self._streams: list[MessageStream] = []
-        self._wants: dict[Channel, bool] = {c: False for c in Channel}
+        self._targets: dict[Channel, list[Callable[[Message], None]]] = {c: [] for c in Channel}
         self._raw_sinks: list[RawSink] = []
         self._pending: dict[int, tuple[int, asyncio.Future]] = {}  # request id -> (connection id, reply)
         self._ids = itertools.count(1)
@@ -293,14 +294,13 @@ class Connector(ExchangeConnector):
             if old is not None:
                 self._drop_book(old)
             b = self._books[inst.symbol] = _Book(inst, book, partial)
-            handler = (lambda p, ts, b=b: self._on_partial(b, p, ts)) if partial else \
-                (lambda p, ts, b=b: self._on_depth(b, p, ts))
+            handler = (lambda p, ts, b=b: self._on_partial(b, p, ts)) if partial else self._depth_handler(b)
         else:
             if channel is Channel.TRADES:
                 self._trades.setdefault(inst.symbol, collections.deque(maxlen=self.config.trade_ring))
             normalize = self.spec.normalizers[channel]
             handler = lambda p, ts, n=normalize, i=inst, c=channel: self._on_data(n, i, c, p, ts)  # noqa: E731
-        self._routes[stream.encode()] = _Route(stream, channel, inst, conn, handler)
+        self._routes[stream.encode()] = _Route(stream, channel, inst, conn, handler, inst.native.lower())
 
     def _drop_route(self, stream: str) -> None:
         route = self._routes.pop(stream.encode(), None)
@@ -325,6 +325,7 @@ class Connector(ExchangeConnector):
         conn = _Connection(next(self._conn_ids), path, streams,
                            Backoff(cfg.reconnect_initial_s, cfg.reconnect_max_s),
                            MessageRate(self.spec.max_control_messages_per_s))
+        conn.receive = self._receiver(conn)
         self._conns.append(conn)
         return conn
 
@@ -344,7 +345,7 @@ class Connector(ExchangeConnector):
     async def _supervise(self, conn: _Connection) -> None:
         """Keep one connection up: open, wait until it drops, back off, reopen with every stream."""
         while not self._closing and conn.state != "retired":
-            ws = WsConnection(self._url(conn), lambda p, ts, c=conn: self._on_message(c, p, ts),
+            ws = WsConnection(self._url(conn), conn.receive,
                               clock_ns=self.config.clock_ns)
             try:
                 await ws.open()
@@ -410,45 +411,73 @@ class Connector(ExchangeConnector):
             raise ExchangeError(f"{self.name} refused {streams}: {reply.error}", code=reply.code)
 
     # -- the hot path --------------------------------------------------------------------------------
+    # A depth message costs: picows frame -> receive() -> depth handler (one C call) -> message -> targets.
+    # Closures with their state bound as locals keep that to three Python calls before the user's callback.
 
-    def _on_message(self, conn: _Connection, payload: bytes, local_ts: int) -> None:
-        if conn.held is not None:
-            conn.held.append((payload, local_ts))
-            return
-        if conn.seen is not None:
-            conn.seen.add(hash(payload))
-        self._dispatch(payload, local_ts)
+    def _receiver(self, conn: _Connection) -> Callable[[bytes, int], None]:
+        """Return the function that routes one connection's messages (also used to flush held ones)."""
+        routes = self._routes
+        stream_of = self.spec.stream_of
+        sinks = self._raw_sinks
 
-    def _dispatch(self, payload: bytes, local_ts: int) -> None:
-        route = self._routes.get(self.spec.stream_of(payload))  # type: ignore[arg-type]
-        if route is None:
-            reply = self.spec.parse_control(payload)
-            if reply is not None:
-                pending = self._pending.get(reply.request_id)
-                if pending is not None and not pending[1].done():
-                    pending[1].set_result(reply)
+        def receive(payload: bytes, local_ts: int) -> None:
+            if conn.held is not None:
+                conn.held.append((payload, local_ts))
+                return
+            if conn.seen is not None:
+                conn.seen.add(hash(payload))
+            route = routes.get(stream_of(payload))  # type: ignore[arg-type]
+            if route is None:
+                self._unrouted(payload)
+                return
+            if sinks:
+                for sink in sinks:
+                    sink(route.native_lower, local_ts, payload)
+            route.handler(payload, local_ts)
+
+        return receive
+
+    def _unrouted(self, payload: bytes) -> None:
+        reply = self.spec.parse_control(payload)
+        if reply is not None:
+            pending = self._pending.get(reply.request_id)
+            if pending is not None and not pending[1].done():
+                pending[1].set_result(reply)
+        else:
+            self.unrouted += 1
+
+    def _depth_handler(self, b: _Book) -> Callable[[bytes, int], None]:
+        on_message = b.book.on_message
+        emit_book = self._emit_book
+        targets = self._targets[Channel.BOOK]  # updated in place when consumers come and go
+
+        def handle(payload: bytes, local_ts: int) -> None:
+            try:
+                status = on_message(payload)
+            except CrossfuryError as exc:
+                self._depth_malformed(b, exc)
+                return
+            if status is _APPLIED:
+                b.local_ts = local_ts
+                if targets:
+                    emit_book(b, local_ts)
             else:
-                self.unrouted += 1
-            return
-        for sink in self._raw_sinks:
-            sink(route.inst.native.lower(), local_ts, payload)
-        route.handler(payload, local_ts)
+                self._depth_status(b, status, local_ts)
 
-    def _on_depth(self, b: _Book, payload: bytes, local_ts: int) -> None:
-        try:
-            status = b.book.on_message(payload)
-        except CrossfuryError as exc:
-            # The event is lost; if the book was synced the next event shows the gap and it resyncs.
-            b.malformed += 1
-            if b.malformed <= 3 or b.malformed % 1000 == 0:
-                log.warning("%s %s: malformed depth message skipped (%d so far): %s", self.name, b.inst.symbol,
-                            b.malformed, exc)
-            return
-        if status is _APPLIED or status is _CROSSED:
+        return handle
+
+    def _depth_malformed(self, b: _Book, exc: Exception) -> None:
+        # The event is lost; if the book was synced the next event shows the gap and it resyncs.
+        b.malformed += 1
+        if b.malformed <= 3 or b.malformed % 1000 == 0:
+            log.warning("%s %s: malformed depth message skipped (%d so far): %s", self.name, b.inst.symbol,
+                        b.malformed, exc)
+
+    def _depth_status(self, b: _Book, status: SyncStatus, local_ts: int) -> None:
+        if status is _CROSSED:
             b.local_ts = local_ts
-            if status is _CROSSED:
-                b.crossed += 1
-            if self._wants[Channel.BOOK]:
+            b.crossed += 1
+            if self._targets[Channel.BOOK]:
                 self._emit_book(b, local_ts)
         elif status is _BUFFERED:
             if b.task is None:
@@ -470,12 +499,12 @@ class Connector(ExchangeConnector):
                 log.warning("%s %s: malformed partial depth skipped: %s", self.name, b.inst.symbol, exc)
             return
         b.local_ts = local_ts
-        if self._wants[Channel.BOOK]:
+        if self._targets[Channel.BOOK]:
             self._emit_book(b, local_ts)
 
     def _on_data(self, normalize, inst: Instrument, channel: Channel, payload: bytes, local_ts: int) -> None:
         ring = self._trades.get(inst.symbol) if channel is Channel.TRADES else None
-        if ring is None and not self._wants[channel]:
+        if ring is None and not self._targets[channel]:
             return
         try:
             msg = normalize(payload, inst, local_ts)
@@ -500,23 +529,19 @@ class Connector(ExchangeConnector):
 
     def _emit_invalid(self, b: _Book, local_ts: int) -> None:
         b.invalidations += 1
-        if self._wants[Channel.BOOK]:
+        if self._targets[Channel.BOOK]:
             self._emit(Channel.BOOK, BookSnapshot(
                 exchange=self.spec.exchange, market=b.inst.market, exch_ts=0, local_ts=local_ts,
                 symbol=b.inst.symbol, bids=(), asks=(), last_id=0, valid=False))
 
     def _emit(self, channel: Channel, msg: Message) -> None:
-        for cb, chans in self._callbacks:
-            if chans is None or channel in chans:
-                try:
-                    cb(msg)
-                except Exception:
-                    self.callback_errors += 1
-                    if self.callback_errors <= 3 or self.callback_errors % 10_000 == 0:
-                        log.exception("%s: callback %r failed (%d so far)", self.name, cb, self.callback_errors)
-        for s in self._streams:
-            if s.channels is None or channel in s.channels:
-                s.push(msg)
+        for target in self._targets[channel]:
+            try:
+                target(msg)
+            except Exception:
+                self.callback_errors += 1
+                if self.callback_errors <= 3 or self.callback_errors % 10_000 == 0:
+                    log.exception("%s: callback %r failed (%d so far)", self.name, target, self.callback_errors)
 
     def _invalidate(self, b: _Book, reason: str) -> None:
         b.book.reset()
@@ -562,7 +587,7 @@ class Connector(ExchangeConnector):
                 if status is _APPLIED or status is _CROSSED or status is _STALE:
                     b.snapshots += 1
                     b.local_ts = resp.local_ts
-                    if self._wants[Channel.BOOK] and b.book.synced:
+                    if self._targets[Channel.BOOK] and b.book.synced:
                         self._emit_book(b, resp.local_ts)
                     return
                 # SNAPSHOT_OLD (older than the buffered events) or a gap while replaying the buffer.
@@ -634,16 +659,17 @@ class Connector(ExchangeConnector):
             if hash(payload) in seen:
                 duplicates += 1
                 continue
-            self._dispatch(payload, ts)
+            new.receive(payload, ts)
         log.info("%s: connection %d rotated to %d (%d held messages, %d already delivered)", self.name, old.id,
                  new.id, len(held), duplicates)
 
     # -- delivery and caches ---------------------------------------------------------------------------
 
     def _recompute_wants(self) -> None:
+        # Lists are updated in place: the hot-path closures hold references to them.
         for c in Channel:
-            self._wants[c] = any(ch is None or c in ch for _, ch in self._callbacks) or \
-                any(s.channels is None or c in s.channels for s in self._streams)
+            self._targets[c][:] = [cb for cb, ch in self._callbacks if ch is None or c in ch] + \
+                [s.push for s in self._streams if s.channels is None or c in s.channels]
 
     def add_callback(self, callback: Callback, channels=None) -> None:
         chans = frozenset(Channel(c) for c in channels) if channels is not None else None
@@ -673,7 +699,7 @@ class Connector(ExchangeConnector):
 
     def remove_raw_sink(self, sink: RawSink) -> None:
         """Stop handing raw messages to ``sink``."""
-        self._raw_sinks = [s for s in self._raw_sinks if s is not sink]
+        self._raw_sinks[:] = [s for s in self._raw_sinks if s is not sink]  # in place: receivers hold it
 
     def book(self, symbol: str) -> SyncedBook:
         """Return the live C book of a subscribed symbol (read it; feeding it is the connector's job)."""
