@@ -763,18 +763,28 @@ class Connector(ExchangeConnector):
 
 
 def create_connector(exchange: str, *, endpoint: str | None = None, ws_endpoint: str | None = None,
-                     config: ConnectorConfig | None = None, **overrides: Any) -> Connector:
+                     environment: str | None = None, config: ConnectorConfig | None = None,
+                     **overrides: Any) -> Connector:
     """Return a connector for a named market (``binance-spot``, ``binance-usdm``, ``binance-coinm``).
 
-    ``endpoint`` points it elsewhere (a simulator, testnet): REST there and WebSocket at the same host
-    unless ``ws_endpoint`` is given. Other keywords set ``ConnectorConfig`` fields.
+    ``environment`` picks one of the exchange's other environments by name ("testnet", "demo");
+    ``endpoint`` points it anywhere else (a simulator): REST there and WebSocket at the same host unless
+    ``ws_endpoint`` is given. Other keywords set ``ConnectorConfig`` fields.
     """
-    from crossfury.exchanges.binance.spec import SPECS
+    from crossfury.exchanges.binance.spec import ENDPOINTS, SPECS
 
     try:
         spec = SPECS[exchange]
     except KeyError:
         raise ConfigError(f"unknown exchange {exchange!r}; expected one of {', '.join(sorted(SPECS))}") from None
+    if environment and environment not in ("mainnet", "production"):
+        try:
+            rest, ws = ENDPOINTS[(exchange, environment)]
+        except KeyError:
+            known = sorted(env for name, env in ENDPOINTS if name == exchange)
+            raise ConfigError(f"{exchange} has no {environment!r} environment; known: "
+                              f"{', '.join(known) or 'none'}") from None
+        spec = spec.at(rest, ws_endpoint=ws)
     if endpoint:
         spec = spec.at(endpoint, ws_endpoint=ws_endpoint)
     cfg = dataclasses.replace(config or ConnectorConfig(), **overrides)

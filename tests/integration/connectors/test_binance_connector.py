@@ -280,3 +280,15 @@ def test_one_bad_symbol_does_not_stop_the_others():
                 await until(lambda: conn.order_book("BTCUSDT").valid)
 
     run(body)
+
+
+def test_connector_answers_server_pings_and_stays_connected():
+    async def body():
+        async with BinanceSim("spot", events_per_s=20, ping_interval_s=0.3, pong_timeout_s=0.5) as sim:
+            async with create_connector("binance-spot", endpoint=sim.rest_url) as conn:
+                await conn.subscribe(["BTC-USDT"], ["book"])
+                await until(lambda: sim.counters.get("pongs_received", 0) >= 5, what="five answered pings")
+                assert sim.counters.get("pong_timeouts", 0) == 0
+                assert conn.health()["reconnects"] == 0 and conn.order_book("BTC-USDT").valid
+
+    run(body)

@@ -126,3 +126,17 @@ def test_normalize_book_ticker_kline_and_mark_price():
 def test_snapshot_weights_follow_the_tables():
     assert [hooks.spot_snapshot_weight(n) for n in (100, 500, 1000, 5000)] == [5, 25, 50, 250]
     assert [hooks.futures_snapshot_weight(n) for n in (20, 100, 500, 1000)] == [2, 5, 10, 20]
+
+
+def test_create_connector_picks_named_environments_and_refuses_unknown_ones():
+    from crossfury.connectors import create_connector
+    from crossfury.core.errors import ConfigError
+
+    conn = create_connector("binance-usdm", environment="testnet")
+    assert (conn.spec.rest_url, conn.spec.ws_url) == ("https://testnet.binancefuture.com",
+                                                      "wss://fstream.binancefuture.com")
+    assert create_connector("binance-spot", environment="mainnet").spec.rest_url == "https://api.binance.com"
+    with pytest.raises(ConfigError, match="no 'testnet' environment"):
+        create_connector("binance-coinm", environment="testnet")
+    with pytest.raises(ConfigError, match="unknown exchange"):
+        create_connector("binance-options")
