@@ -110,17 +110,20 @@ class ExchangeConnector(abc.ABC):
 
     @abc.abstractmethod
     async def subscribe(self, symbols: Iterable[str], channels: Iterable[Channel | str], *,
-                        kline_interval: str = "1m", book_levels: int | None = None) -> None:
+                        kline_interval: str = "1m", book_levels: int | None = None,
+                        trade_kind: str | None = None) -> None:
         """Start streams for symbols (normalised ``BTC-USDT-PERP`` or native ``btcusdt``) without reconnecting.
 
         ``book_levels`` None keeps a full local book from the diff stream and the exchange's sync
-        procedure; 5, 10 or 20 follows the exchange's partial-depth stream instead. Returns once the
+        procedure; 5, 10 or 20 follows the exchange's partial-depth stream instead. ``trade_kind``
+        ("trade" or "aggregate") picks the trade stream where the exchange has both. Returns once the
         exchange has accepted the subscription.
         """
 
     @abc.abstractmethod
     async def unsubscribe(self, symbols: Iterable[str], channels: Iterable[Channel | str], *,
-                          kline_interval: str = "1m", book_levels: int | None = None) -> None:
+                          kline_interval: str = "1m", book_levels: int | None = None,
+                          trade_kind: str | None = None) -> None:
         """Stop streams; their books and trade rings are dropped."""
 
     @abc.abstractmethod

@@ -218,7 +218,7 @@ class Connector(ExchangeConnector):
     # -- subscriptions --------------------------------------------------------------------------------
 
     def _plan(self, symbols: Iterable[str], channels: Iterable[Channel | str], kline_interval: str,
-              book_levels: int | None) -> list[tuple[str, Channel, Instrument]]:
+              book_levels: int | None, trade_kind: str | None) -> list[tuple[str, Channel, Instrument]]:
         if isinstance(symbols, str):
             symbols = [s for s in symbols.split(",") if s]
         chans = [Channel(c) for c in ([channels] if isinstance(channels, str) else channels)]
@@ -230,16 +230,19 @@ class Connector(ExchangeConnector):
             for ch in chans:
                 if ch is not Channel.BOOK and ch not in self.spec.normalizers:
                     raise ConfigError(f"{self.name} has no {ch.value!r} channel")
-                stream = self.spec.stream_name(ch, inst.native, kline_interval=kline_interval,
-                                               book_levels=book_levels)
+                try:
+                    stream = self.spec.stream_name(ch, inst.native, kline_interval=kline_interval,
+                                                   book_levels=book_levels, trade_kind=trade_kind)
+                except ValueError as exc:
+                    raise ConfigError(str(exc)) from None
                 plan.append((stream, ch, inst))
         return plan
 
-    async def subscribe(self, symbols, channels, *, kline_interval: str = "1m",
-                        book_levels: int | None = None) -> None:
+    async def subscribe(self, symbols, channels, *, kline_interval: str = "1m", book_levels: int | None = None,
+                        trade_kind: str | None = None) -> None:
         if book_levels is not None and book_levels not in (5, 10, 20):
             raise ConfigError(f"book_levels must be None (full book), 5, 10 or 20, got {book_levels!r}")
-        new = [p for p in self._plan(symbols, channels, kline_interval, book_levels)
+        new = [p for p in self._plan(symbols, channels, kline_interval, book_levels, trade_kind)
                if p[0].encode() not in self._routes]
         by_path: dict[str, list[tuple[str, Channel, Instrument]]] = collections.defaultdict(list)
         for p in new:
@@ -266,9 +269,9 @@ class Connector(ExchangeConnector):
                 # else: reconnecting; the streams are in the URL of the next attempt
         await asyncio.gather(*waits)
 
-    async def unsubscribe(self, symbols, channels, *, kline_interval: str = "1m",
-                          book_levels: int | None = None) -> None:
-        plan = self._plan(symbols, channels, kline_interval, book_levels)
+    async def unsubscribe(self, symbols, channels, *, kline_interval: str = "1m", book_levels: int | None = None,
+                          trade_kind: str | None = None) -> None:
+        plan = self._plan(symbols, channels, kline_interval, book_levels, trade_kind)
         by_conn: dict[int, tuple[_Connection, list[str]]] = {}
         for stream, _, _ in plan:
             route = self._routes.get(stream.encode())

@@ -77,6 +77,7 @@ class ExchangeSpec:
     stream_of: Callable[[bytes], bytes | None]  # routing key of a data message (the stream name)
     parse_instruments: Callable[[Any, MarketType], list[Instrument]]
     normalizers: Mapping[Channel, Normalizer]
+    trade_streams: Mapping[str, str] = field(default_factory=dict)  # trade kind -> template; default: streams
     time_scale_ns: int = 1_000_000              # exchange timestamps are ms
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -95,11 +96,21 @@ class ExchangeSpec:
         return dataclasses.replace(self, rest_url=endpoint.rstrip("/"), ws_url=ws_endpoint.rstrip("/"))
 
     def stream_name(self, channel: Channel, native_symbol: str, *, kline_interval: str = "1m",
-                    book_levels: int | None = None) -> str:
-        """Return the stream name of a channel for a symbol (``btcusdt@depth@100ms``)."""
+                    book_levels: int | None = None, trade_kind: str | None = None) -> str:
+        """Return the stream name of a channel for a symbol (``btcusdt@depth@100ms``).
+
+        ``trade_kind`` picks among ``trade_streams`` ("trade": every trade, "aggregate": trades of one taker
+        order at one price merged) where the exchange offers both.
+        """
         sym = native_symbol.lower()
         if channel is Channel.BOOK and book_levels:
             return self.partial_depth_stream.format(sym=sym, levels=book_levels)
+        if channel is Channel.TRADES and trade_kind:
+            try:
+                return self.trade_streams[trade_kind].format(sym=sym)
+            except KeyError:
+                known = ", ".join(self.trade_streams) or "none"
+                raise ValueError(f"{self.name} has no {trade_kind!r} trade stream; it has {known}") from None
         try:
             template = self.streams[channel]
         except KeyError:

@@ -42,6 +42,7 @@ SPOT = ExchangeSpec(
     streams={Channel.BOOK: "{sym}@depth@100ms", Channel.TRADES: "{sym}@trade", Channel.BBO: "{sym}@bookTicker",
              Channel.KLINE: "{sym}@kline_{interval}"},
     partial_depth_stream="{sym}@depth{levels}@100ms",
+    trade_streams={"trade": "{sym}@trade", "aggregate": "{sym}@aggTrade"},
     snapshot_path="/api/v3/depth",
     snapshot_weight=hooks.spot_snapshot_weight,
     exchange_info_path="/api/v3/exchangeInfo",
@@ -66,6 +67,7 @@ USDM = ExchangeSpec(
     streams={Channel.BOOK: "{sym}@depth@100ms", Channel.TRADES: "{sym}@aggTrade", Channel.BBO: "{sym}@bookTicker",
              Channel.KLINE: "{sym}@kline_{interval}", Channel.MARK_PRICE: "{sym}@markPrice@1s"},
     partial_depth_stream="{sym}@depth{levels}@100ms",
+    trade_streams={"aggregate": "{sym}@aggTrade"},  # futures has no @trade stream (§3.3)
     snapshot_path="/fapi/v1/depth",
     snapshot_weight=hooks.futures_snapshot_weight,
     exchange_info_path="/fapi/v1/exchangeInfo",

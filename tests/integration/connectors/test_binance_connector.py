@@ -292,3 +292,18 @@ def test_connector_answers_server_pings_and_stays_connected():
                 assert conn.health()["reconnects"] == 0 and conn.order_book("BTC-USDT").valid
 
     run(body)
+
+
+def test_spot_trades_and_aggregate_trades_both_arrive():
+    async def body():
+        async with BinanceSim("spot", events_per_s=200, trade_prob=0.9) as sim:
+            async with create_connector("binance-spot", endpoint=sim.rest_url) as conn:
+                got: list[Trade] = []
+                conn.add_callback(got.append, ["trades"])
+                await conn.subscribe(["BTC-USDT"], ["trades"], trade_kind="trade")
+                await conn.subscribe(["ETH-USDT"], ["trades"], trade_kind="aggregate")
+                await until(lambda: {t.symbol for t in got} == {"BTC-USDT", "ETH-USDT"}, what="both trade kinds")
+                streams = {s for c in sim.connections() for s in c["streams"]}
+                assert {"btcusdt@trade", "ethusdt@aggTrade"} <= streams
+
+    run(body)

@@ -140,3 +140,10 @@ def test_create_connector_picks_named_environments_and_refuses_unknown_ones():
         create_connector("binance-coinm", environment="testnet")
     with pytest.raises(ConfigError, match="unknown exchange"):
         create_connector("binance-options")
+
+
+def test_trade_kind_picks_trade_or_aggregate_streams_where_offered():
+    assert SPOT.stream_name(Channel.TRADES, "BTCUSDT", trade_kind="aggregate") == "btcusdt@aggTrade"
+    assert SPOT.stream_name(Channel.TRADES, "BTCUSDT", trade_kind="trade") == "btcusdt@trade"
+    with pytest.raises(ValueError, match="no 'trade' trade stream"):
+        USDM.stream_name(Channel.TRADES, "BTCUSDT", trade_kind="trade")
