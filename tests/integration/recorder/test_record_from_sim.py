@@ -125,3 +125,13 @@ def test_crossfury_record_stops_cleanly_on_sigint(tmp_path):
         data = gzip.decompress(f.read_bytes())  # complete gzip: no truncation after a clean stop
         assert data.endswith(b"\n") and data.count(b"\n") > 50
     assert b'"lines"' in out
+
+
+def test_crossfury_record_exits_1_with_a_clear_error_for_an_unusable_directory(tmp_path, capsys):
+    from crossfury.cli import main
+
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("x")
+    assert main(["record", "--symbols", "btcusdt", "--out", str(not_a_dir), "--endpoint",
+                 "http://127.0.0.1:9"]) == 1
+    assert "not a directory" in capsys.readouterr().err
