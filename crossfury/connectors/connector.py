@@ -450,9 +450,11 @@ class Connector(ExchangeConnector):
             self.unrouted += 1
 
     def _depth_handler(self, b: _Book) -> Callable[[bytes, int], None]:
-        on_message = b.book.on_message
-        emit_book = self._emit_book
+        book = b.book
+        on_message, top_levels = book.on_message, book.top_levels
         targets = self._targets[Channel.BOOK]  # updated in place when consumers come and go
+        levels = self.config.book_event_levels
+        exchange, market, symbol, scale = self.spec.exchange, b.inst.market, b.inst.symbol, self.spec.time_scale_ns
 
         def handle(payload: bytes, local_ts: int) -> None:
             try:
@@ -460,12 +462,19 @@ class Connector(ExchangeConnector):
             except CrossfuryError as exc:
                 self._depth_malformed(b, exc)
                 return
-            if status is _APPLIED:
-                b.local_ts = local_ts
-                if targets:
-                    emit_book(b, local_ts)
-            else:
+            if status is not _APPLIED:
                 self._depth_status(b, status, local_ts)
+                return
+            b.local_ts = local_ts
+            if targets:  # _emit_book, inlined: this is the per-message path
+                bids, asks = top_levels(levels)
+                msg = BookSnapshot(exchange=exchange, market=market, exch_ts=book.last_exch_ts * scale,
+                                   local_ts=local_ts, symbol=symbol, bids=bids, asks=asks, last_id=book.last_id)
+                for target in targets:
+                    try:
+                        target(msg)
+                    except Exception:
+                        self._callback_failed(target)
 
         return handle
 
@@ -542,9 +551,12 @@ class Connector(ExchangeConnector):
             try:
                 target(msg)
             except Exception:
-                self.callback_errors += 1
-                if self.callback_errors <= 3 or self.callback_errors % 10_000 == 0:
-                    log.exception("%s: callback %r failed (%d so far)", self.name, target, self.callback_errors)
+                self._callback_failed(target)
+
+    def _callback_failed(self, target: Callable[[Message], None]) -> None:
+        self.callback_errors += 1
+        if self.callback_errors <= 3 or self.callback_errors % 10_000 == 0:
+            log.exception("%s: callback %r failed (%d so far)", self.name, target, self.callback_errors)
 
     def _invalidate(self, b: _Book, reason: str) -> None:
         b.book.reset()
