@@ -23,7 +23,8 @@ import aiohttp
 from crossfury.book import SyncedBook, SyncStatus
 from crossfury.connectors.base import Callback, ExchangeConnector, MessageStream, OrderBookView
 from crossfury.core.errors import ConfigError, CrossfuryError, ExchangeError
-from crossfury.events import BookSnapshot, Channel, Message, Trade
+from crossfury.core.secrets import Credentials, Secret
+from crossfury.events import Balance, BookSnapshot, Channel, Fill, Message, OrderUpdate, Position, Trade
 from crossfury.exchanges.spec import ExchangeSpec, Instrument
 from crossfury.wire import Backoff, MessageRate, RateLimitError, RestClient, WeightLimiter, WsConnection
 
@@ -54,6 +55,13 @@ class ConnectorConfig:
     watchdog_interval_s: float = 0.5
     max_buffered_events: int = 8192
     clock_ns: Callable[[], int] = time.time_ns  # receive timestamps (tests shift it to a simulated midnight)
+    # trading (used only with credentials)
+    client_order_prefix: str = "cf-"      # client order ids: prefix + session stem + counter
+    order_timeout_s: float = 10.0         # a trading request unanswered this long: its outcome is queried
+    recv_window_ms: int = 5000
+    listen_key_keepalive_s: float = 1800.0  # binance.md 9.1: every 30 minutes
+    user_stream: bool = True              # open the user data stream on connect
+    rate_limit_orders: bool = True        # spend weight and order counts before sending (False: benchmarks)
 
 
 class _Book:
@@ -116,8 +124,10 @@ class Connector(ExchangeConnector):
     """
 
     def __init__(self, spec: ExchangeSpec, config: ConnectorConfig | None = None, *,
-                 session: aiohttp.ClientSession | None = None):
+                 session: aiohttp.ClientSession | None = None, credentials: Credentials | None = None):
         self.spec = spec
+        self.credentials = credentials
+        self.trader: Any = None  # a crossfury.connectors.trading.Trader once connected with credentials
         self.name = spec.name
         self.config = config or ConnectorConfig()
         self.limiter = WeightLimiter(spec.weight_limit_per_minute)
@@ -157,10 +167,18 @@ class Connector(ExchangeConnector):
         await self.exchange_info(refresh=True)
         self._watchdog = asyncio.create_task(self._watch(), name=f"{self.name} watchdog")
         self._started = True
+        if self.credentials is not None and self.spec.trading is not None:
+            from crossfury.connectors.trading import Trader
+
+            self.trader = Trader(self, self.spec.trading, self.credentials)
+            await self.trader.start()
 
     async def close(self) -> None:
         """Close every connection, cancel every task, release the books."""
         self._closing = True
+        if self.trader is not None:
+            await self.trader.close()
+            self.trader = None
         tasks = list(self._tasks)
         if self._watchdog:
             tasks.append(self._watchdog)
@@ -748,6 +766,69 @@ class Connector(ExchangeConnector):
             raise ConfigError(f"{self.name}: {inst.symbol} has no trades; subscribe to its 'trades' channel")
         return list(ring)[-limit:] if limit > 0 else []
 
+    # -- trading (delegated to the Trader) ---------------------------------------------------------------
+
+    def _trading(self, what: str):
+        if self.trader is None:
+            if self.spec.trading is None:
+                raise self._no_trading(what)
+            raise ConfigError(f"{self.name}: {what} needs API credentials (api_key/api_secret or "
+                              f"CROSSFURY_BINANCE_API_KEY/_API_SECRET) and a connect()")
+        return self.trader
+
+    async def place_order(self, symbol: str, side: str, qty: float, *, px: float | None = None,
+                          order_type: str = "limit", time_in_force: str = "gtc", reduce_only: bool = False,
+                          client_order_id: str | None = None) -> OrderUpdate:
+        """Place an order; return its state after the exchange's reply (fills may already show)."""
+        return await self._trading("place_order").place_order(
+            symbol, side, qty, px=px, order_type=order_type, time_in_force=time_in_force, reduce_only=reduce_only,
+            client_order_id=client_order_id)
+
+    async def modify_order(self, symbol: str, client_order_id: str, *, px: float | None = None,
+                           qty: float | None = None) -> OrderUpdate:
+        """Change a resting limit order's price and/or quantity (futures and PAPI; not spot)."""
+        return await self._trading("modify_order").modify_order(symbol, client_order_id, px, qty)
+
+    async def cancel_order(self, symbol: str, client_order_id: str) -> OrderUpdate:
+        """Cancel one order by client order id; ExchangeError -2011 if it is unknown or final."""
+        return await self._trading("cancel_order").cancel_order(symbol, client_order_id)
+
+    async def cancel_all(self, symbol: str) -> list[OrderUpdate]:
+        """Cancel every open order of a symbol; return their final states."""
+        return await self._trading("cancel_all").cancel_all(symbol)
+
+    async def open_orders(self, symbol: str | None = None) -> list[OrderUpdate]:
+        """Return the open orders from REST (and bring the order manager up to date)."""
+        return await self._trading("open_orders").open_orders(symbol)
+
+    async def query_order(self, symbol: str, client_order_id: str) -> OrderUpdate:
+        """Return one order's state from REST."""
+        return await self._trading("query_order").query_order(symbol, client_order_id)
+
+    async def balances(self) -> list[Balance]:
+        """Return the account's balances from REST."""
+        return await self._trading("balances").balances()
+
+    async def positions(self) -> list[Position]:
+        """Return the non-zero derivatives positions from REST."""
+        return await self._trading("positions").positions()
+
+    async def account(self) -> dict[str, Any]:
+        """Return the exchange's account summary as it sends it."""
+        return await self._trading("account").account()
+
+    async def reconcile(self) -> None:
+        """Bring every tracked order and its fills up to date from REST (done after each stream reconnect)."""
+        await self._trading("reconcile").reconcile()
+
+    def order(self, client_order_id: str) -> OrderUpdate | None:
+        """Return the latest known state of an order (no network)."""
+        return self._trading("order").orders.get(client_order_id)
+
+    def fills(self, client_order_id: str) -> list[Fill]:
+        """Return the fills recorded for an order (no network)."""
+        return self._trading("fills").orders.fills(client_order_id)
+
     def health(self) -> dict[str, Any]:
         now = self.config.clock_ns()
         conns = []
@@ -774,13 +855,19 @@ class Connector(ExchangeConnector):
                 "unrouted": self.unrouted, "normalize_errors": self.normalize_errors,
                 "callback_errors": self.callback_errors,
                 "reconnects": sum(c.reconnects for c in self._conns),
-                "gaps": sum(b.gaps for b in self._books.values())}
+                "gaps": sum(b.gaps for b in self._books.values()),
+                "trading": self.trader.health() if self.trader is not None else None}
 
 
 def create_connector(exchange: str, *, endpoint: str | None = None, ws_endpoint: str | None = None,
                      environment: str | None = None, config: ConnectorConfig | None = None,
+                     api_key: str | Secret | None = None, api_secret: str | Secret | None = None,
                      **overrides: Any) -> Connector:
-    """Return a connector for a named market (``binance-spot``, ``binance-usdm``, ``binance-coinm``).
+    """Return a connector for a named market (``binance-spot``, ``binance-usdm``, ``binance-coinm``,
+    ``binance-papi``).
+
+    ``api_key``/``api_secret`` (else ``CROSSFURY_BINANCE_API_KEY``/``_API_SECRET`` from the environment)
+    enable trading and the user data stream; without them the connector does market data only.
 
     ``environment`` picks one of the exchange's other environments by name ("testnet", "demo");
     ``endpoint`` points it anywhere else (a simulator): REST there and WebSocket at the same host unless
@@ -803,4 +890,4 @@ def create_connector(exchange: str, *, endpoint: str | None = None, ws_endpoint:
     if endpoint:
         spec = spec.at(endpoint, ws_endpoint=ws_endpoint)
     cfg = dataclasses.replace(config or ConnectorConfig(), **overrides)
-    return Connector(spec, cfg)
+    return Connector(spec, cfg, credentials=Credentials.of(api_key, api_secret, exchange=exchange))

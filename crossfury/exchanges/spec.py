@@ -80,6 +80,7 @@ class ExchangeSpec:
     trade_streams: Mapping[str, str] = field(default_factory=dict)  # trade kind -> template; default: streams
     time_scale_ns: int = 1_000_000              # exchange timestamps are ms
     extra: Mapping[str, Any] = field(default_factory=dict)
+    trading: Any = None                         # the market's trading endpoints (a TradingSpec), None = data only
 
     def at(self, endpoint: str, *, ws_endpoint: str | None = None) -> ExchangeSpec:
         """Return this spec pointed at other servers (testnet, a simulator): REST at ``endpoint``,
@@ -93,7 +94,10 @@ class ExchangeSpec:
             raise ValueError(f"endpoint must be an http(s) URL with a host, got {endpoint!r}")
         if ws_endpoint is None:
             ws_endpoint = f"{'wss' if parts.scheme == 'https' else 'ws'}://{parts.netloc}"
-        return dataclasses.replace(self, rest_url=endpoint.rstrip("/"), ws_url=ws_endpoint.rstrip("/"))
+        # Trading endpoints on other hosts (PAPI REST, the spot WS API) follow to the same servers.
+        trading = dataclasses.replace(self.trading, rest_url=None, ws_url=None) if self.trading else None
+        return dataclasses.replace(self, rest_url=endpoint.rstrip("/"), ws_url=ws_endpoint.rstrip("/"),
+                                   trading=trading)
 
     def stream_name(self, channel: Channel, native_symbol: str, *, kline_interval: str = "1m",
                     book_levels: int | None = None, trade_kind: str | None = None) -> str:

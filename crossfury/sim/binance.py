@@ -48,6 +48,7 @@ from crossfury.sim.faults import FAULTS, REST_ERROR_BODIES, FaultState, Schedule
 from crossfury.sim.hub import Connection, StreamHub
 from crossfury.sim.market import Market, SyntheticFeed, Trade, default_specs
 from crossfury.sim.replay import ReplayFeed, scan_recordings
+from crossfury.sim.trading import DEFAULT_API_KEY, DEFAULT_API_SECRET, SimTrading
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,8 @@ class BinanceSim:
                  max_incoming_per_s: int | None = None, max_streams_per_conn: int = 1024,
                  weight_limit: int | None = None, weight_window_s: float = 60.0, ban_s: float = 120.0,
                  faults: Iterable[ScheduledFault | str] = (), trade_prob: float = 0.25,
-                 close_timeout_s: float = 2.0):
+                 close_timeout_s: float = 2.0, api_key: str = DEFAULT_API_KEY,
+                 api_secret: str = DEFAULT_API_SECRET, balances: dict[str, str] | None = None):
         if market not in _REST_PREFIX:
             raise ConfigError(f"sim market {market!r} is not one of {', '.join(_REST_PREFIX)}")
         futures = market != "spot"
@@ -172,7 +174,9 @@ class BinanceSim:
         self._tasks: list[asyncio.Task] = []
         self._runner: web.AppRunner | None = None
         self.app = web.Application()
+        self.user_ws: Callable[[web.Request], Awaitable[web.StreamResponse | None]] | None = None
         self._add_routes()
+        self.trading = SimTrading(self, api_key, api_secret, balances=balances)
 
     # -- lifecycle
 
@@ -188,6 +192,7 @@ class BinanceSim:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> Self:
         """Bind the server (port 0 = ephemeral; see ``port``) and start the market."""
+        self.trading.add_routes()
         self._runner = web.AppRunner(self.app, handle_signals=False, access_log=None,
                                      shutdown_timeout=self.close_timeout_s)
         await self._runner.setup()
@@ -198,6 +203,7 @@ class BinanceSim:
             self._resumed.set()
         driver = self._drive_replay() if self._replay is not None else self._drive_synthetic()
         self._tasks.append(asyncio.create_task(driver, name="binance-sim-market"))
+        self.trading.start()
         for fault in self.scheduled:
             self._tasks.append(asyncio.create_task(self._scheduled(fault)))
         log.info("binance %s sim listening on %s", self.kind, self.rest_url)
@@ -638,7 +644,9 @@ class BinanceSim:
 
     # -- WebSocket
 
-    async def _ws(self, request: web.Request) -> web.WebSocketResponse:
+    async def _ws(self, request: web.Request) -> web.StreamResponse:
+        if self.user_ws is not None and (served := await self.user_ws(request)) is not None:
+            return served  # a listenKey user data stream (crossfury.sim.trading)
         combined = request.path.endswith("/stream")
         if combined:
             names = [s for s in request.query.get("streams", "").split("/") if s]
@@ -835,6 +843,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-connection-age-s", type=float, default=86_400.0,
                         help="close connections this old (default 24 h)")
     parser.add_argument("--weight-limit", type=int, help="REST weight per minute (default 6000 spot, 2400 futures)")
+    parser.add_argument("--api-key", default=DEFAULT_API_KEY,
+                        help=f"API key of the simulated, funded account (default {DEFAULT_API_KEY})")
+    parser.add_argument("--api-secret", default=DEFAULT_API_SECRET,
+                        help=f"API secret of the simulated account (default {DEFAULT_API_SECRET})")
 
 
 def _events_per_s(text: str) -> float | None:
@@ -853,7 +865,8 @@ def build_sim(args: argparse.Namespace) -> BinanceSim:
                       events_per_s=_events_per_s(args.events_per_s), replay=args.replay or None,
                       speed=args.speed, faults=args.fault, ping_interval_s=args.ping_interval_s,
                       pong_timeout_s=args.pong_timeout_s, max_connection_age_s=args.max_connection_age_s,
-                      weight_limit=args.weight_limit)
+                      weight_limit=args.weight_limit, api_key=getattr(args, "api_key", DEFAULT_API_KEY),
+                      api_secret=getattr(args, "api_secret", DEFAULT_API_SECRET))
 
 
 async def _serve(args: argparse.Namespace) -> None:

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""Binance spot, USD-M futures and COIN-M futures market data, as data (protocols/binance.md §1-§5)."""
+"""Binance spot, USD-M, COIN-M and Portfolio Margin, as data (protocols/binance.md §1-§5; trading §6-§9)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import dataclasses
 
 from crossfury.decode import Field, Layout
 from crossfury.events import Channel, Exchange, MarketType
-from crossfury.exchanges.binance import hooks, layouts
+from crossfury.exchanges.binance import hooks, layouts, trading
 from crossfury.exchanges.spec import ExchangeSpec
 
 #: Futures partial depth (§3.2): the depthUpdate shape with the whole top-N book in b/a, read as a snapshot.
@@ -53,6 +53,7 @@ SPOT = ExchangeSpec(
     weight_limit_per_minute=6000,
     normalizers={Channel.TRADES: hooks.normalize_trade, Channel.BBO: hooks.normalize_book_ticker,
                  Channel.KLINE: hooks.normalize_kline},
+    trading=trading.SPOT_TRADING,
     **_COMMON,
 )
 
@@ -79,6 +80,7 @@ USDM = ExchangeSpec(
     weight_limit_per_minute=2400,
     normalizers={Channel.TRADES: hooks.normalize_trade, Channel.BBO: hooks.normalize_book_ticker,
                  Channel.KLINE: hooks.normalize_kline, Channel.MARK_PRICE: hooks.normalize_mark_price},
+    trading=trading.USDM_TRADING,
     **_COMMON,
 )
 
@@ -90,9 +92,13 @@ COINM = dataclasses.replace(
     ws_paths={c: "/stream" for c in USDM.ws_paths},
     snapshot_path="/dapi/v1/depth",
     exchange_info_path="/dapi/v1/exchangeInfo",
+    trading=trading.COINM_TRADING,
 )
 
-SPECS = {s.name: s for s in (SPOT, USDM, COINM)}
+#: Portfolio Margin, UM side (section 8.3): USD-M market data, trading and user stream on papi.
+PAPI = dataclasses.replace(USDM, name="binance-papi", trading=trading.PAPI_TRADING)
+
+SPECS = {s.name: s for s in (SPOT, USDM, COINM, PAPI)}
 
 #: Other Binance environments by name: (REST base, WebSocket base) per market (§1).
 ENDPOINTS = {

@@ -14,7 +14,7 @@ PERP = Instrument("BTC-USDT-PERP", "BTCUSDT", "BTC", "USDT", MarketType.PERPETUA
 
 
 def test_specs_name_every_market_and_route_usdm_by_category():
-    assert set(SPECS) == {"binance-spot", "binance-usdm", "binance-coinm"}
+    assert set(SPECS) == {"binance-spot", "binance-usdm", "binance-coinm", "binance-papi"}
     assert USDM.ws_paths[Channel.BOOK] == "/public/stream"
     assert USDM.ws_paths[Channel.TRADES] == "/market/stream"
     assert COINM.snapshot_path == "/dapi/v1/depth" and COINM.ws_url == "wss://dstream.binance.com"

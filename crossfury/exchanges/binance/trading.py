@@ -1,0 +1,259 @@
+# SPDX-License-Identifier: MIT
+"""Binance trading as data: endpoints per market, and the functions that read its replies and user events.
+
+Spot, USD-M, COIN-M and Portfolio Margin (UM) differ in paths, in how post-only is spelled (GTX vs
+LIMIT_MAKER), in which markets can modify an order, and in where the user stream lives (protocols/binance.md
+sections 8-9). Everything else is shared: the signing, the order states, and the event shapes below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from crossfury.events import (
+    Balance,
+    Exchange,
+    Fill,
+    MarketType,
+    OrderStatus,
+    OrderType,
+    OrderUpdate,
+    Position,
+    Side,
+    TimeInForce,
+)
+from crossfury.exchanges.spec import Instrument
+
+
+@dataclass(frozen=True)
+class TradingSpec:
+    """The trading endpoints of one Binance market (sections 8-9)."""
+
+    api: str                          # spot, usdm, coinm, papi
+    rest_url: str | None              # trading REST base when it differs from market data (PAPI); None = same
+    ws_url: str | None                # user-stream WebSocket base when it differs (spot WS API); None = same
+    order_path: str
+    open_orders_path: str
+    cancel_all_path: str              # DELETE
+    trades_path: str
+    account_path: str
+    balance_path: str | None
+    positions_path: str | None
+    listen_key_path: str | None       # None: spot, whose user data comes over the WS API (section 0)
+    user_ws_path: str                 # "{key}" is the listenKey
+    time_path: str                    # on the market-data REST base
+    post_only: str                    # "GTX" (a timeInForce) or "LIMIT_MAKER" (an order type)
+    can_modify: bool
+    max_client_id: int
+    order_limits: tuple[tuple[str, float, int], ...]  # (X-MBX-ORDER-COUNT-<unit>, window s, limit)
+
+
+SPOT_TRADING = TradingSpec(
+    api="spot", rest_url=None, ws_url="wss://ws-api.binance.com:443", order_path="/api/v3/order",
+    open_orders_path="/api/v3/openOrders", cancel_all_path="/api/v3/openOrders", trades_path="/api/v3/myTrades",
+    account_path="/api/v3/account", balance_path=None, positions_path=None, listen_key_path=None,
+    user_ws_path="/ws-api/v3", time_path="/api/v3/time", post_only="LIMIT_MAKER", can_modify=False,
+    max_client_id=36, order_limits=(("10S", 10.0, 100), ("1D", 86400.0, 200_000)))
+
+USDM_TRADING = TradingSpec(
+    api="usdm", rest_url=None, ws_url=None, order_path="/fapi/v1/order", open_orders_path="/fapi/v1/openOrders",
+    cancel_all_path="/fapi/v1/allOpenOrders", trades_path="/fapi/v1/userTrades", account_path="/fapi/v2/account",
+    balance_path="/fapi/v2/balance", positions_path="/fapi/v2/positionRisk", listen_key_path="/fapi/v1/listenKey",
+    user_ws_path="/private/ws?listenKey={key}",  # section 9.2: the legacy /ws/<key> stopped delivering in 2026
+    time_path="/fapi/v1/time", post_only="GTX", can_modify=True, max_client_id=36,
+    order_limits=(("10S", 10.0, 300), ("1M", 60.0, 1200)))
+
+COINM_TRADING = TradingSpec(
+    api="coinm", rest_url=None, ws_url=None, order_path="/dapi/v1/order", open_orders_path="/dapi/v1/openOrders",
+    cancel_all_path="/dapi/v1/allOpenOrders", trades_path="/dapi/v1/userTrades", account_path="/dapi/v1/account",
+    balance_path="/dapi/v1/balance", positions_path="/dapi/v1/positionRisk", listen_key_path="/dapi/v1/listenKey",
+    user_ws_path="/ws/{key}", time_path="/dapi/v1/time", post_only="GTX", can_modify=True, max_client_id=36,
+    order_limits=(("10S", 10.0, 300), ("1M", 60.0, 1200)))
+
+PAPI_TRADING = TradingSpec(
+    api="papi", rest_url="https://papi.binance.com", ws_url=None, order_path="/papi/v1/um/order",
+    open_orders_path="/papi/v1/um/openOrders", cancel_all_path="/papi/v1/um/allOpenOrders",
+    trades_path="/papi/v1/um/userTrades", account_path="/papi/v1/account", balance_path="/papi/v1/balance",
+    positions_path="/papi/v1/um/positionRisk", listen_key_path="/papi/v1/listenKey", user_ws_path="/pm/ws/{key}",
+    time_path="/fapi/v1/time", post_only="GTX", can_modify=True, max_client_id=32,  # section 8.3: 32, not 36
+    order_limits=(("10S", 10.0, 300), ("1M", 60.0, 1200)))
+
+_STATUS = {"NEW": OrderStatus.NEW, "PENDING_NEW": OrderStatus.NEW, "PARTIALLY_FILLED": OrderStatus.PARTIALLY_FILLED,
+           "FILLED": OrderStatus.FILLED, "CANCELED": OrderStatus.CANCELED, "PENDING_CANCEL": OrderStatus.NEW,
+           "REJECTED": OrderStatus.REJECTED, "EXPIRED": OrderStatus.EXPIRED,
+           "EXPIRED_IN_MATCH": OrderStatus.EXPIRED}
+_TIF = {"GTC": TimeInForce.GTC, "IOC": TimeInForce.IOC, "FOK": TimeInForce.FOK, "GTX": TimeInForce.POST_ONLY,
+        "GTD": TimeInForce.GTC, "RPI": TimeInForce.POST_ONLY}
+_NATIVE_TIF = {TimeInForce.GTC: "GTC", TimeInForce.IOC: "IOC", TimeInForce.FOK: "FOK"}
+_MS = 1_000_000
+_EX = Exchange.BINANCE
+
+#: lookup(native symbol) -> the instrument, or None for a symbol the connector does not know.
+Lookup = Callable[[str], Instrument | None]
+
+
+def order_params(ts: TradingSpec, inst: Instrument, side: Side, qty: str, px: str | None, order_type: OrderType,
+                 time_in_force: TimeInForce, reduce_only: bool, client_order_id: str) -> dict[str, str]:
+    """Return the params of a new order (sections 8.1-8.3); post-only is GTX or LIMIT_MAKER by market."""
+    params = {"symbol": inst.native, "side": side.value.upper(), "quantity": qty,
+              "newClientOrderId": client_order_id}
+    if order_type is OrderType.MARKET:
+        params["type"] = "MARKET"
+    elif time_in_force is TimeInForce.POST_ONLY and ts.post_only == "LIMIT_MAKER":
+        params.update(type="LIMIT_MAKER", price=px or "")
+    else:
+        params.update(type="LIMIT", price=px or "", timeInForce=ts.post_only if time_in_force is
+                      TimeInForce.POST_ONLY else _NATIVE_TIF[time_in_force])
+    if reduce_only:
+        params["reduceOnly"] = "true"
+    if ts.api == "spot" and order_type is OrderType.MARKET or ts.api == "spot" and params["type"] == "LIMIT":
+        params["newOrderRespType"] = "RESULT"
+    return params
+
+
+def parse_order(obj: dict[str, Any], inst: Instrument, local_ts: int) -> OrderUpdate:
+    """Read an order reply (new, modify, cancel, query, open orders) of any Binance market.
+
+    ``{"orderId":8000001,"symbol":"BTCUSDT","status":"NEW","clientOrderId":"cf-1","price":"67000.0",
+    "avgPrice":"0","origQty":"0.010","executedQty":"0","timeInForce":"GTX","type":"LIMIT","side":"BUY",...}``
+    """
+    filled = float(obj.get("executedQty") or 0)
+    avg = float(obj.get("avgPrice") or 0)
+    if not avg and filled and obj.get("cummulativeQuoteQty"):  # spot: average = quote / base (section 9.5)
+        avg = float(obj["cummulativeQuoteQty"]) / filled
+    native_type = obj.get("type", "LIMIT")
+    tif = TimeInForce.POST_ONLY if native_type == "LIMIT_MAKER" else _TIF.get(obj.get("timeInForce", "GTC"),
+                                                                              TimeInForce.GTC)
+    return OrderUpdate(
+        exchange=_EX, market=inst.market, exch_ts=int(obj.get("updateTime") or obj.get("transactTime")
+                                                                  or 0) * _MS,
+        local_ts=local_ts, symbol=inst.symbol, client_order_id=obj["clientOrderId"] if "origClientOrderId" not in obj
+        else obj["origClientOrderId"], order_id=str(obj["orderId"]), side=Side(obj["side"].lower()),
+        order_type=OrderType.MARKET if native_type == "MARKET" else OrderType.LIMIT, time_in_force=tif,
+        px=float(obj.get("price") or 0), qty=float(obj.get("origQty") or 0), filled_qty=filled, avg_px=avg,
+        status=_STATUS[obj["status"]], reduce_only=bool(obj.get("reduceOnly", False)))
+
+
+def parse_user_event(obj: dict[str, Any], lookup: Lookup, local_ts: int) -> list[Any]:
+    """Map one user-data event to normalised messages (sections 9.3-9.6); unknown events give [].
+
+    ``{"e":"ORDER_TRADE_UPDATE","E":1717000005000,"T":1717000004998,"o":{"s":"BTCUSDT","c":"cf-0001",...}}``
+    """
+    kind = obj.get("e")
+    if kind == "ORDER_TRADE_UPDATE":
+        return _futures_order(obj, lookup, local_ts)
+    if kind == "executionReport":
+        return _spot_order(obj, lookup, local_ts)
+    if kind == "ACCOUNT_UPDATE":
+        return _futures_account(obj, lookup, local_ts)
+    if kind == "outboundAccountPosition":
+        ts = int(obj.get("E", 0)) * _MS
+        return [Balance(exchange=_EX, market=MarketType.SPOT, exch_ts=ts, local_ts=local_ts,
+                        asset=b["a"], free=float(b["f"]), locked=float(b["l"])) for b in obj.get("B", ())]
+    return []
+
+
+def _order_and_fill(inst: Instrument, ts: int, local_ts: int, o: dict[str, Any], tif: TimeInForce,
+                    order_type: OrderType, avg: float, execution: str) -> list[Any]:
+    side = Side(o["S"].lower())
+    update = OrderUpdate(
+        exchange=_EX, market=inst.market, exch_ts=ts, local_ts=local_ts, symbol=inst.symbol,
+        client_order_id=o["c"], order_id=str(o["i"]), side=side, order_type=order_type, time_in_force=tif,
+        px=float(o.get("p") or 0), qty=float(o.get("q") or 0), filled_qty=float(o.get("z") or 0), avg_px=avg,
+        status=_STATUS[o["X"]], reduce_only=bool(o.get("R", False)))
+    out: list[Any] = [update]
+    last = float(o.get("l") or 0)
+    if execution == "TRADE" and last > 0:
+        out.append(Fill(exchange=_EX, market=inst.market, exch_ts=int(o.get("T") or 0) * _MS,
+                        local_ts=local_ts, symbol=inst.symbol, order_id=str(o["i"]), client_order_id=o["c"],
+                        trade_id=str(o["t"]), side=side, px=float(o["L"]), qty=last, fee=float(o.get("n") or 0),
+                        fee_asset=o.get("N") or "", is_maker=bool(o.get("m"))))
+    return out
+
+
+def _futures_order(obj: dict[str, Any], lookup: Lookup, local_ts: int) -> list[Any]:
+    o = obj["o"]
+    inst = lookup(o["s"])
+    if inst is None:
+        return []
+    order_type = OrderType.MARKET if o.get("o") == "MARKET" else OrderType.LIMIT
+    return _order_and_fill(inst, int(obj.get("E", 0)) * _MS, local_ts, o, _TIF.get(o.get("f", "GTC"), TimeInForce.GTC),
+                           order_type, float(o.get("ap") or 0), o.get("x", ""))
+
+
+def _spot_order(obj: dict[str, Any], lookup: Lookup, local_ts: int) -> list[Any]:
+    inst = lookup(obj["s"])
+    if inst is None:
+        return []
+    filled = float(obj.get("z") or 0)
+    avg = float(obj.get("Z") or 0) / filled if filled else 0.0
+    native_type = obj.get("o")
+    tif = TimeInForce.POST_ONLY if native_type == "LIMIT_MAKER" else _TIF.get(obj.get("f", "GTC"), TimeInForce.GTC)
+    order_type = OrderType.MARKET if native_type == "MARKET" else OrderType.LIMIT
+    return _order_and_fill(inst, int(obj.get("E", 0)) * _MS, local_ts, obj, tif, order_type, avg, obj.get("x", ""))
+
+
+def _futures_account(obj: dict[str, Any], lookup: Lookup, local_ts: int) -> list[Any]:
+    ts = int(obj.get("E", 0)) * _MS
+    a = obj.get("a", {})
+    out: list[Any] = []
+    market = None
+    for p in a.get("P", ()):
+        inst = lookup(p["s"])
+        if inst is None:
+            continue
+        market = inst.market
+        out.append(Position(exchange=_EX, market=inst.market, exch_ts=ts, local_ts=local_ts,
+                            symbol=inst.symbol, qty=float(p["pa"]), entry_px=float(p["ep"]),
+                            unrealized_pnl=float(p.get("up") or 0)))
+    for b in a.get("B", ()):
+        out.insert(0, Balance(exchange=_EX, market=market or MarketType.PERPETUAL, exch_ts=ts,
+                              local_ts=local_ts, asset=b["a"], free=float(b["cw"]), locked=0.0))
+    return out
+
+
+def parse_fill(obj: dict[str, Any], inst: Instrument, client_order_id: str, local_ts: int) -> Fill:
+    """Read one account trade (``myTrades`` / ``userTrades``) as a Fill."""
+    buyer = obj["isBuyer"] if "isBuyer" in obj else obj.get("buyer", obj.get("side") == "BUY")
+    return Fill(exchange=_EX, market=inst.market, exch_ts=int(obj.get("time", 0)) * _MS,
+                local_ts=local_ts, symbol=inst.symbol, order_id=str(obj["orderId"]), client_order_id=client_order_id,
+                trade_id=str(obj["id"]), side=Side.BUY if buyer else Side.SELL, px=float(obj["price"]),
+                qty=float(obj["qty"]), fee=float(obj.get("commission") or 0), fee_asset=obj.get("commissionAsset", ""),
+                is_maker=bool(obj.get("isMaker", obj.get("maker", False))))
+
+
+def parse_balances(ts: TradingSpec, obj: Any, market, local_ts: int) -> list[Balance]:
+    """Read the balances reply of the market (spot account, futures balance, PAPI balance)."""
+    ex = _EX
+    if ts.api == "spot":
+        rows = obj.get("balances", [])
+        return [Balance(exchange=ex, market=market, exch_ts=0, local_ts=local_ts, asset=b["asset"],
+                        free=float(b["free"]), locked=float(b["locked"])) for b in rows]
+    rows = obj if isinstance(obj, list) else [obj]
+    out = []
+    for b in rows:
+        if ts.api == "papi":
+            total = float(b.get("totalWalletBalance") or 0)
+            out.append(Balance(exchange=ex, market=market, exch_ts=int(b.get("updateTime", 0)) * _MS,
+                               local_ts=local_ts, asset=b["asset"], free=total, locked=0.0))
+        else:
+            total, available = float(b.get("balance") or 0), float(b.get("availableBalance") or 0)
+            out.append(Balance(exchange=ex, market=market, exch_ts=int(b.get("updateTime", 0)) * _MS,
+                               local_ts=local_ts, asset=b["asset"], free=available, locked=max(0.0, total - available)))
+    return out
+
+
+def parse_positions(obj: list[dict[str, Any]], lookup: Lookup, local_ts: int) -> list[Position]:
+    """Read ``positionRisk`` rows with a non-zero amount as Positions."""
+    out = []
+    for p in obj:
+        inst = lookup(p["symbol"])
+        if inst is None or not float(p.get("positionAmt") or 0):
+            continue
+        out.append(Position(exchange=_EX, market=inst.market, exch_ts=int(p.get("updateTime", 0)) * _MS,
+                            local_ts=local_ts, symbol=inst.symbol, qty=float(p["positionAmt"]),
+                            entry_px=float(p["entryPrice"]), unrealized_pnl=float(p.get("unRealizedProfit") or 0),
+                            mark_px=float(p["markPrice"]) if p.get("markPrice") else None))
+    return out
