@@ -120,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="no live view; print the summary as JSON")
     p.set_defaults(func=_cmd_demo)
 
-    from crossfury.sim import add_arguments as add_sim_arguments, run as run_sim
+    from crossfury.sim import add_arguments as add_sim_arguments
+    from crossfury.sim import run as run_sim
 
     p = sub.add_parser("sim", help="run a local exchange simulator (Binance spot, USD-M, COIN-M)",
                        description="Serve Binance's WebSocket streams and REST market data on 127.0.0.1 from a "
@@ -154,6 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--channels", default="book,trades,bbo", help="comma separated channels (default: %(default)s)")
     p.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     p.set_defaults(func=_cmd_record)
+
+    from crossfury.convert.cli import add_commands as add_convert_commands
+
+    add_convert_commands(sub)
     return parser
 
 

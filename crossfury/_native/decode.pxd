@@ -37,6 +37,9 @@ cdef extern from "decode/decode.h" nogil:
         CF_FIELD_ASK_PX
         CF_FIELD_ASK_QTY
         CF_FIELD_BUYER_MAKER
+        CF_FIELD_TRADE_TYPE
+        CF_FIELD_INDEX_PX
+        CF_FIELD_FUNDING_RATE
         CF_FIELD_COUNT
     ctypedef struct cf_layout_key:
         const char *name

@@ -15,9 +15,11 @@ from crossfury.core.errors import DecodeError, NumberError
 from crossfury._native.common cimport *
 
 FIELD_NAMES = ("event", "symbol", "exch_ts", "transact_ts", "first_id", "last_id", "prev_id", "trade_id",
-               "bids", "asks", "price", "qty", "bid_px", "bid_qty", "ask_px", "ask_qty", "buyer_maker")
+               "bids", "asks", "price", "qty", "bid_px", "bid_qty", "ask_px", "ask_qty", "buyer_maker",
+               "trade_type", "index_px", "funding_rate")
 _TEXT_FIELDS = frozenset((CF_FIELD_EVENT, CF_FIELD_SYMBOL, CF_FIELD_PRICE, CF_FIELD_QTY, CF_FIELD_BID_PX,
-                          CF_FIELD_BID_QTY, CF_FIELD_ASK_PX, CF_FIELD_ASK_QTY))
+                          CF_FIELD_BID_QTY, CF_FIELD_ASK_PX, CF_FIELD_ASK_QTY, CF_FIELD_TRADE_TYPE,
+                          CF_FIELD_INDEX_PX, CF_FIELD_FUNDING_RATE))
 
 
 cdef class Layout:

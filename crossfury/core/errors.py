@@ -33,3 +33,7 @@ class ConfigError(CrossfuryError, ValueError):
 
 class RecorderError(CrossfuryError):
     """A recording cannot start or has stopped: unusable directory, failed disk write, backlog overflow."""
+
+
+class ConvertError(CrossfuryError, ValueError):
+    """Input cannot be converted: unknown file kind or header, a malformed row under --strict, bad options."""

@@ -45,6 +45,9 @@ class Field(enum.IntEnum):
     ASK_PX = 14
     ASK_QTY = 15
     BUYER_MAKER = 16
+    TRADE_TYPE = 17
+    INDEX_PX = 18
+    FUNDING_RATE = 19
 
 
 assert tuple(f.name.lower() for f in Field) == FIELD_NAMES  # the C mirror and this enum agree

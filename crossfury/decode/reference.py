@@ -54,7 +54,8 @@ _INT_FIELDS = frozenset(
     (Field.EXCH_TS, Field.TRANSACT_TS, Field.FIRST_ID, Field.LAST_ID, Field.PREV_ID, Field.TRADE_ID)
 )
 _DECIMAL_FIELDS = frozenset(
-    (Field.PRICE, Field.QTY, Field.BID_PX, Field.BID_QTY, Field.ASK_PX, Field.ASK_QTY)
+    (Field.PRICE, Field.QTY, Field.BID_PX, Field.BID_QTY, Field.ASK_PX, Field.ASK_QTY, Field.INDEX_PX,
+     Field.FUNDING_RATE)
 )
 _WHITESPACE = " \t\n\r"
 # RFC 8259 number, ASCII digits only ([0-9], never \d, which also matches other scripts' digits).
@@ -247,7 +248,7 @@ class _Walk:
         c = self.peek()
         if f in (Field.BIDS, Field.ASKS):
             self.levels[f] = self.read_levels(f, depth)
-        elif f in (Field.EVENT, Field.SYMBOL):
+        elif f in (Field.EVENT, Field.SYMBOL, Field.TRADE_TYPE):
             if c != '"':
                 self.wrong_type(f, depth)
             value, raw = self.string()

@@ -30,6 +30,9 @@ static field_kind kind_of(cf_field f) {
     case CF_FIELD_BID_QTY:
     case CF_FIELD_ASK_PX:
     case CF_FIELD_ASK_QTY:
+    case CF_FIELD_TRADE_TYPE:
+    case CF_FIELD_INDEX_PX:
+    case CF_FIELD_FUNDING_RATE:
         return KIND_TEXT;
     case CF_FIELD_BIDS:
     case CF_FIELD_ASKS:
@@ -378,7 +381,7 @@ static cf_status read_field(scan_t *S, cf_field f, int depth) {
         st = scan_levels(S, f == CF_FIELD_BIDS ? 0 : 1, depth);
         break;
     case KIND_TEXT:
-        if (f == CF_FIELD_EVENT || f == CF_FIELD_SYMBOL) {
+        if (f == CF_FIELD_EVENT || f == CF_FIELD_SYMBOL || f == CF_FIELD_TRADE_TYPE) {
             if (peek(S) != '"') return wrong_type(S, depth);
             st = scan_string(S, &span, &flag);
             if (st == CF_OK && flag) st = CF_ETYPE;

@@ -60,6 +60,9 @@ typedef enum {
     CF_FIELD_ASK_PX,       /* decimal string */
     CF_FIELD_ASK_QTY,      /* decimal string */
     CF_FIELD_BUYER_MAKER,  /* boolean */
+    CF_FIELD_TRADE_TYPE,   /* string: how a trade executed (market, liquidation, ...) */
+    CF_FIELD_INDEX_PX,     /* decimal string */
+    CF_FIELD_FUNDING_RATE, /* decimal string, may be negative */
     CF_FIELD_COUNT
 } cf_field;
 

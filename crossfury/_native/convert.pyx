@@ -1,0 +1,395 @@
+# SPDX-License-Identifier: MIT
+# Thin wrapper over csrc/convert: row buffers in C memory, parsers fed block by block, the ordering kernels.
+from cpython.buffer cimport PyBuffer_FillInfo
+from libc.stdint cimport int64_t, uint32_t, uint64_t
+from libc.stdlib cimport free, malloc, realloc
+from libc.string cimport memcpy
+
+from crossfury._native.common cimport *
+from crossfury._native.decode cimport Layout
+
+import numpy as np
+
+from crossfury.events.hbt import EVENT_DTYPE
+
+TRADES = CF_TARDIS_TRADES
+BOOK = CF_TARDIS_BOOK
+BOOK_TICKER = CF_TARDIS_BOOK_TICKER
+SNAPSHOT_MODES = {"process": CF_TARDIS_SNAPSHOT_PROCESS, "ignore": CF_TARDIS_SNAPSHOT_IGNORE,
+                  "ignore_sod": CF_TARDIS_SNAPSHOT_IGNORE_SOD}
+FLAG_BBO = CF_RECORDING_BBO
+FLAG_MARK = CF_RECORDING_MARK
+FLAG_AGG_TRADES = CF_RECORDING_AGG_TRADES
+FLAG_SYNC = CF_RECORDING_SYNC
+
+cdef object _EVENT_DTYPE = EVENT_DTYPE
+assert EVENT_DTYPE.itemsize == sizeof(cf_event)
+
+
+cdef const cf_event *_rows_of(object data, size_t *n) except? NULL:
+    """Pointer to the rows of a C-contiguous array of the event dtype (NULL when empty)."""
+    if not isinstance(data, np.ndarray) or data.dtype != _EVENT_DTYPE:
+        raise TypeError(f"expected a numpy array of the hftbacktest event dtype, got {getattr(data, 'dtype', type(data))}")
+    if data.ndim != 1 or not data.flags.c_contiguous:
+        raise ValueError("event array must be one-dimensional and contiguous")
+    n[0] = <size_t>data.shape[0]
+    if n[0] == 0:
+        return NULL
+    cdef const unsigned char[::1] raw = data.view(np.uint8)
+    return <const cf_event *>&raw[0]
+
+
+cdef inline void *_grow(void *p, size_t count, size_t size) except NULL:
+    cdef void *q = realloc(p, max(count, <size_t>1) * size)
+    if q == NULL:
+        raise MemoryError(f"cannot hold {count} rows")
+    return q
+
+
+cdef class Events:
+    """A growable array of event rows in C memory (realloc grows it in place for large sizes); numpy views
+    it through the buffer protocol, with no copy."""
+
+    cdef cf_event *rows
+    cdef size_t n
+    cdef size_t cap
+    cdef int exports
+
+    def __cinit__(self, size_t capacity=4096):
+        self.cap = max(capacity, <size_t>16)
+        self.rows = <cf_event *>_grow(NULL, self.cap, sizeof(cf_event))
+        self.n = 0
+
+    def __dealloc__(self):
+        free(self.rows)
+
+    def __len__(self):
+        return self.n
+
+    cdef int reserve(self, size_t free_rows) except -1:
+        if self.n + free_rows <= self.cap:
+            return 0
+        if self.exports:
+            raise BufferError("event rows cannot grow while an array views them")
+        cdef size_t cap = max(self.cap * 2, self.n + free_rows)
+        self.rows = <cf_event *>_grow(self.rows, cap, sizeof(cf_event))
+        self.cap = cap
+        return 0
+
+    def __getbuffer__(self, Py_buffer *view, int flags):
+        PyBuffer_FillInfo(view, self, self.rows, <Py_ssize_t>(self.n * sizeof(cf_event)), 0, flags)
+        self.exports += 1
+
+    def __releasebuffer__(self, Py_buffer *view):
+        self.exports -= 1
+
+    def array(self):
+        """The rows as a numpy array of the event dtype (a view: keeps this buffer alive)."""
+        return np.frombuffer(self, dtype=_EVENT_DTYPE)
+
+    def shrink(self):
+        """Give back the unused capacity."""
+        if self.exports == 0 and self.cap > self.n + 16:
+            self.rows = <cf_event *>_grow(self.rows, self.n + 16, sizeof(cf_event))
+            self.cap = self.n + 16
+
+    def local_offset(self, int64_t base_latency):
+        """hftbacktest's correct_local_timestamp offset for these rows (0 when no latency is negative)."""
+        cdef int64_t off
+        with nogil:
+            off = cf_order_local_offset(self.rows, self.n, base_latency)
+        return off
+
+    def shift_local(self, int64_t offset):
+        with nogil:
+            cf_order_shift_local(self.rows, self.n, offset)
+
+    def argsort(self, str key):
+        """Stable order of the rows by exch_ts ("exch") or local_ts ("local")."""
+        cdef const int64_t *keys = &self.rows[0].exch_ts if key == "exch" else &self.rows[0].local_ts
+        return _argsort(keys, sizeof(cf_event) // sizeof(int64_t), self.n)
+
+
+cdef object _argsort(const int64_t *keys, size_t stride, size_t n):
+    out = np.empty(n, dtype=np.int64)
+    if n == 0:
+        return out
+    cdef int64_t[::1] o = out
+    cdef int64_t *work = <int64_t *>malloc((n // 2 + 1) * sizeof(int64_t))
+    cdef cf_status st
+    if work == NULL:
+        raise MemoryError(f"cannot sort {n} rows")
+    with nogil:
+        st = cf_order_argsort(keys, stride, n, &o[0], work)
+    free(work)
+    if st != CF_OK:
+        raise ValueError(f"argsort failed: status {st}")
+    return out
+
+
+def argsort(keys):
+    """Stable argsort of a one-dimensional int64 array: numpy's argsort(kind="stable") permutation."""
+    cdef const int64_t[:] k = np.asarray(keys, dtype=np.int64)
+    if k.shape[0] == 0:
+        return np.empty(0, dtype=np.int64)
+    if k.strides[0] <= 0 or k.strides[0] % sizeof(int64_t):
+        k = np.ascontiguousarray(keys, dtype=np.int64)
+    return _argsort(&k[0], <size_t>(k.strides[0] // sizeof(int64_t)), <size_t>k.shape[0])
+
+
+cdef class Merger:
+    """hftbacktest's correct_event_order over rows and their two orders, read in chunks (csrc/convert/order.h)."""
+
+    cdef object _keep
+    cdef const cf_event *rows
+    cdef size_t n
+    cdef const int64_t *by_exch
+    cdef const int64_t *by_local
+    cdef cf_order_cursor cursor
+    cdef cf_order_last last
+    cdef readonly object by_exch_array
+    cdef readonly object by_local_array
+
+    def __cinit__(self, rows, by_exch, by_local):
+        if isinstance(rows, Events):
+            rows = (<Events>rows).array()
+        self._keep = rows
+        self.rows = _rows_of(rows, &self.n)
+        self.by_exch_array = np.ascontiguousarray(by_exch, dtype=np.int64)
+        self.by_local_array = np.ascontiguousarray(by_local, dtype=np.int64)
+        if self.by_exch_array.shape != (self.n,) or self.by_local_array.shape != (self.n,):
+            raise ValueError(f"sorted indices must have {self.n} entries each")
+        cdef const int64_t[::1] e = self.by_exch_array
+        cdef const int64_t[::1] l = self.by_local_array
+        self.by_exch = &e[0] if self.n else NULL
+        self.by_local = &l[0] if self.n else NULL
+        self.cursor.exch = self.cursor.local = 0
+        cf_order_last_init(&self.last)
+
+    def count(self):
+        """Rows the merge will write from here on."""
+        cdef cf_order_cursor c = self.cursor
+        cdef size_t total = 0
+        cdef cf_status st
+        with nogil:
+            st = cf_order_merge(self.rows, self.n, self.by_exch, self.by_local, &c, NULL, 0, &total)
+        if st == CF_EINVAL:
+            raise IndexError("a sorted index is outside the data")
+        return total
+
+    def next_chunk(self, size_t max_rows, out=None):
+        """Up to max_rows merged rows as an event array (into out when given), or None at the end."""
+        if self.cursor.exch >= self.n and self.cursor.local >= self.n:
+            return None
+        if out is None:
+            out = np.empty(max_rows, dtype=_EVENT_DTYPE)
+        cdef size_t cap = 0, written = 0
+        cdef cf_event *dst = <cf_event *>_rows_of(out, &cap)
+        cap = min(cap, max_rows)
+        cdef cf_status st
+        with nogil:
+            st = cf_order_merge(self.rows, self.n, self.by_exch, self.by_local, &self.cursor, dst, cap, &written)
+        if st == CF_EINVAL:
+            raise IndexError("a sorted index is outside the data")
+        return out[:written]
+
+    def validate(self, chunk):
+        """hftbacktest's validate_event_order on consecutive chunks of the output."""
+        _validate(chunk, &self.last)
+
+
+cdef _validate(data, cf_order_last *last):
+    cdef size_t n = 0, bad = 0
+    cdef int which = 0
+    cdef const cf_event *rows = _rows_of(data, &n)
+    cdef cf_status st
+    with nogil:
+        st = cf_order_validate(rows, n, last, &bad, &which)
+    if st != CF_OK:
+        raise ValueError("exchange events are out of order." if which == 1 else "local events are out of order.")
+
+
+def validate(data):
+    """Raise ValueError unless exchange events have non-decreasing exch_ts and local events local_ts."""
+    cdef cf_order_last last
+    cf_order_last_init(&last)
+    _validate(data, &last)
+
+
+def local_offset(data, int64_t base_latency):
+    cdef size_t n = 0
+    cdef const cf_event *rows = _rows_of(data, &n)
+    return cf_order_local_offset(rows, n, base_latency)
+
+
+def shift_local(data, int64_t offset):
+    cdef size_t n = 0
+    cdef cf_event *rows = <cf_event *>_rows_of(data, &n)
+    if not data.flags.writeable:
+        raise ValueError("event array is read-only")
+    with nogil:
+        cf_order_shift_local(rows, n, offset)
+
+
+def tardis_header(line):
+    """Kind of a Tardis CSV header line: TRADES, BOOK, BOOK_TICKER, or 0."""
+    cdef const unsigned char[::1] b = line
+    return <int>cf_tardis_header(<const char *>&b[0] if b.shape[0] else NULL, <size_t>b.shape[0])
+
+
+def parse_number(text):
+    """The float of a number's text as the converters read it (Python's float() of it), or None."""
+    cdef const unsigned char[::1] b = text
+    cdef double v
+    if b.shape[0] == 0 or not cf_tardis_number(<const char *>&b[0], <size_t>b.shape[0], <size_t>b.shape[0], &v):
+        return None
+    return v
+
+
+cdef class TardisParser:
+    """One Tardis CSV file's rows -> events appended to an Events buffer."""
+
+    cdef cf_tardis t
+    cdef readonly Events events
+
+    def __cinit__(self, Events events, int kind, int snapshot_mode):
+        self.events = events
+        cdef cf_event *bid = <cf_event *>_grow(NULL, 1024, sizeof(cf_event))
+        cdef cf_event *ask = <cf_event *>malloc(1024 * sizeof(cf_event))
+        if ask == NULL:
+            free(bid)
+            raise MemoryError()
+        cf_tardis_init(&self.t, <cf_tardis_kind>kind, <cf_tardis_snapshot_mode>snapshot_mode, bid, 1024, ask, 1024)
+
+    def __dealloc__(self):
+        free(self.t.ss_bid)
+        free(self.t.ss_ask)
+
+    @property
+    def line(self):
+        return self.t.line
+
+    @property
+    def rows(self):
+        return self.t.rows
+
+    @property
+    def pending_snapshot_rows(self):
+        """Snapshot rows held and not yet written (a snapshot that ends the file is dropped)."""
+        return self.t.n_bid + self.t.n_ask if self.t.in_snapshot else 0
+
+    def feed(self, data, list bad):
+        """Read the complete lines of data; return the bytes read. Malformed rows go to bad as (line, column)."""
+        cdef const unsigned char[::1] b = data
+        cdef size_t len = <size_t>b.shape[0], pos = 0, used = 0, written = 0
+        cdef const char *p = <const char *>&b[0] if len else NULL
+        cdef cf_status st
+        cdef Events ev = self.events
+        while pos < len:
+            ev.reserve(max(<size_t>65536, self.t.need))
+            with nogil:
+                st = cf_tardis_parse(&self.t, p + pos, len - pos, ev.rows + ev.n, ev.cap - ev.n, &written, &used)
+            ev.n += written
+            pos += used
+            if st == CF_OK:
+                break
+            if st == CF_EBADMSG:
+                bad.append((self.t.line, self.t.bad_column))
+            elif st == CF_ENOSPC:
+                if self.t.n_bid == self.t.cap_bid:
+                    self.t.ss_bid = <cf_event *>_grow(self.t.ss_bid, self.t.cap_bid * 2, sizeof(cf_event))
+                    self.t.cap_bid *= 2
+                if self.t.n_ask == self.t.cap_ask:
+                    self.t.ss_ask = <cf_event *>_grow(self.t.ss_ask, self.t.cap_ask * 2, sizeof(cf_event))
+                    self.t.cap_ask *= 2
+        return pos
+
+
+_COUNT_NAMES = ("lines", "depth", "snapshots", "trades", "tickers", "marks", "acks", "errors", "other",
+                "not_market", "malformed", "stale", "gaps", "dropped")
+
+
+cdef class RecordingParser:
+    """Recording lines -> events appended to an Events buffer; the state carries across files."""
+
+    cdef cf_recording r
+    cdef readonly Events events
+    cdef list _layouts
+
+    def __cinit__(self, Events events, Layout depth, Layout snapshot, Layout trade, Layout agg_trade,
+                  Layout ticker, Layout mark, uint32_t flags, size_t max_held=1 << 22):
+        self.events = events
+        self._layouts = [depth, snapshot, trade, agg_trade, ticker, mark]
+        self.r.agg_trade = &agg_trade.c
+        self.r.depth = &depth.c
+        self.r.snapshot = &snapshot.c
+        self.r.trade = &trade.c
+        self.r.ticker = &ticker.c
+        self.r.mark = &mark.c
+        self.r.flags = flags
+        self.r.levels_cap = 1024
+        self.r.bids = <cf_text_level *>_grow(NULL, 1024, sizeof(cf_text_level))
+        self.r.asks = <cf_text_level *>_grow(NULL, 1024, sizeof(cf_text_level))
+        self.r.cap_held = 1024
+        self.r.held = <cf_event *>_grow(NULL, 1024, sizeof(cf_event))
+        self.r.cap_msgs = 64
+        self.r.msgs = <cf_recording_held *>_grow(NULL, 64, sizeof(cf_recording_held))
+        self.r.max_held = max_held
+        cf_recording_reset(&self.r)
+
+    def __dealloc__(self):
+        free(self.r.bids)
+        free(self.r.asks)
+        free(self.r.held)
+        free(self.r.msgs)
+
+    @property
+    def line(self):
+        return self.r.line
+
+    def start_file(self):
+        """Line numbers restart; the sync state goes on (a next-day file continues the book)."""
+        self.r.line = 0
+
+    def counts(self):
+        c = self.r.counts
+        values = (c.lines, c.depth, c.snapshots, c.trades, c.tickers, c.marks, c.acks, c.errors, c.other,
+                  c.not_market, c.malformed, c.stale, c.gaps, c.dropped)
+        out = dict(zip(_COUNT_NAMES, values))
+        out["held"] = self.r.n_msgs
+        out["state"] = ("waiting", "bridging", "synced")[self.r.sync_state]
+        out["rule"] = ("unknown", "range", "prev-id")[self.r.rule]
+        return out
+
+    def feed(self, data, list bad):
+        """Read the complete lines of data; return the bytes read. Malformed lines go to bad as
+        (line, status, byte offset)."""
+        cdef const unsigned char[::1] b = data
+        cdef size_t len = <size_t>b.shape[0], pos = 0, used = 0, written = 0, cap
+        cdef const char *p = <const char *>&b[0] if len else NULL
+        cdef cf_status st
+        cdef Events ev = self.events
+        while pos < len:
+            ev.reserve(max(<size_t>65536, self.r.need))
+            with nogil:
+                st = cf_recording_parse(&self.r, p + pos, len - pos, ev.rows + ev.n, ev.cap - ev.n, &written, &used)
+            ev.n += written
+            pos += used
+            if st == CF_OK:
+                break
+            if st == CF_EBADMSG:
+                bad.append((self.r.line, <int>self.r.bad_status, self.r.bad_offset))
+            elif st == CF_ENOSPC:
+                if self.r.need_levels > self.r.levels_cap:
+                    cap = self.r.need_levels
+                    self.r.bids = <cf_text_level *>_grow(self.r.bids, cap, sizeof(cf_text_level))
+                    self.r.asks = <cf_text_level *>_grow(self.r.asks, cap, sizeof(cf_text_level))
+                    self.r.levels_cap = cap
+                if self.r.n_msgs == self.r.cap_msgs:
+                    self.r.msgs = <cf_recording_held *>_grow(self.r.msgs, self.r.cap_msgs * 2, sizeof(cf_recording_held))
+                    self.r.cap_msgs *= 2
+                if self.r.need_held > self.r.cap_held:
+                    cap = max(self.r.cap_held * 2, self.r.need_held)
+                    self.r.held = <cf_event *>_grow(self.r.held, cap, sizeof(cf_event))
+                    self.r.cap_held = cap
+        return pos

@@ -1,0 +1,396 @@
+# SPDX-License-Identifier: MIT
+"""Tardis CSV and collector-format recordings -> hftbacktest event arrays and .npz files, in C.
+
+The events are hftbacktest 2.4.4's own, field for field: the rows its converters build
+(``hftbacktest.data.utils.tardis.convert``, ``binancefutures.convert``), corrected for negative latency
+(``correct_local_timestamp``), split into exchange and local events ordered by their own clocks
+(``correct_event_order``) and checked (``validate_event_order``). The differences, where hftbacktest is
+wrong or crashes, are listed in the README ("Converters"). Parsing, ordering and checking run in C
+(csrc/convert); gzip input is inflated in a background thread; output streams into the .npz.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from crossfury._native import convert as _native
+from crossfury.convert import layouts
+from crossfury.convert._io import INFLATE, Blocks, NpzWriter, first_line, write_npz
+from crossfury.core.errors import ConvertError
+from crossfury.events.hbt import EVENT_DTYPE
+
+__all__ = [
+    "SNAPSHOT_MODES",
+    "Report",
+    "argsort",
+    "convert_recording",
+    "convert_tardis",
+    "correct_event_order",
+    "correct_local_timestamp",
+    "load_npz",
+    "recording",
+    "tardis",
+    "validate_event_order",
+    "write_npz",
+]
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_MODES = ("process", "ignore_sod", "ignore")
+CHUNK_ROWS = 1 << 16
+_MAX_REPORTED = 20
+_KIND_NAMES = {_native.TRADES: "trades", _native.BOOK: "incremental_book_L2"}
+_STATUS_NAMES = {-1: "bad number", -2: "number out of range", -8: "not valid JSON or wrong shape",
+                 -9: "wrong type", -10: "missing field", -11: "duplicate field", -12: "nested too deep"}
+
+#: (bytes read, bytes in all) as a conversion goes.
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Report:
+    """What a conversion read, skipped and wrote."""
+
+    files: list[str]
+    kinds: dict[str, str] = field(default_factory=dict)
+    rows: int = 0                    # event rows built, before ordering
+    out_rows: int = 0                # rows written: each row once per processor, or once with both flags
+    local_offset_ns: int = 0         # added to every local_ts (negative latency was found)
+    malformed: int = 0               # rows or lines refused and skipped
+    problems: list[str] = field(default_factory=list)  # the first refused rows, "file:line: what"
+    truncated: list[str] = field(default_factory=list)  # damaged gzip files, read up to their last full line
+    dropped_snapshot_rows: int = 0   # Tardis snapshot rows at the end of a file (no update row after them)
+    counts: dict = field(default_factory=dict)  # recordings: lines by kind, acks, errors, sync outcomes
+    seconds: dict = field(default_factory=dict)
+    inflate: str = INFLATE
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# -- the ordering pipeline (hftbacktest.data.validation) -----------------------------------------------
+
+
+def argsort(keys: np.ndarray) -> np.ndarray:
+    """Return the stable argsort of int64 keys (the permutation of ``np.argsort(keys, kind="stable")``)."""
+    return _native.argsort(keys)
+
+
+def correct_local_timestamp(data: np.ndarray, base_latency: int = 0) -> np.ndarray:
+    """Shift local_ts in place when any feed latency (local_ts - exch_ts) is negative, and return data.
+
+    As hftbacktest does: every local_ts gains -min(latency) + base_latency, and nothing changes (base_latency
+    included) when no latency is negative. Integer nanoseconds, exact.
+    """
+    offset = _native.local_offset(data, int(base_latency))
+    if offset:
+        log.info("local_timestamp is ahead of exch_timestamp by %d ns", offset - int(base_latency))
+        _native.shift_local(data, offset)
+    return data
+
+
+def correct_event_order(data: np.ndarray, sorted_exch_index: np.ndarray, sorted_local_index: np.ndarray) -> np.ndarray:
+    """Return each row once as an exchange event and once as a local event, each stream in its own time order.
+
+    hftbacktest's correct_event_order: rows whose two walks meet (equal timestamps and payload) come once with
+    both flags. Where hftbacktest asserts (equal timestamps, different rows), the exchange side is written
+    first and the walk goes on.
+    """
+    merger = _native.Merger(np.ascontiguousarray(data), sorted_exch_index, sorted_local_index)
+    return _merged_array(merger, validate=False)
+
+
+def validate_event_order(data: np.ndarray) -> None:
+    """Raise ValueError when exchange events are out of exch_ts order or local events out of local_ts order."""
+    _native.validate(np.ascontiguousarray(data))
+
+
+def load_npz(path: str | Path) -> np.ndarray:
+    """Load the event array of an .npz written by a converter (or by hftbacktest)."""
+    with np.load(path) as f:
+        return f["data"]
+
+
+def _merged_array(merger, validate: bool = True) -> np.ndarray:
+    n = merger.count()
+    out = np.empty(n, dtype=EVENT_DTYPE)
+    if n:
+        merger.next_chunk(n, out)
+    if validate:
+        merger.validate(out)
+    return out
+
+
+def _order(events, base_latency: int, report: Report):
+    t = time.perf_counter()
+    events.shrink()
+    report.rows = len(events)
+    offset = events.local_offset(int(base_latency))
+    if offset:
+        log.info("local_timestamp is ahead of exch_timestamp by %d ns; local_ts shifted by %d ns",
+                 offset - int(base_latency), offset)
+        events.shift_local(offset)
+    report.local_offset_ns = offset
+    by_exch = events.argsort("exch")
+    by_local = events.argsort("local")
+    report.seconds["sort"] = time.perf_counter() - t
+    return _native.Merger(events, by_exch, by_local)
+
+
+def _finish_array(merger, report: Report) -> np.ndarray:
+    t = time.perf_counter()
+    out = _merged_array(merger)
+    report.out_rows = len(out)
+    report.seconds["merge"] = time.perf_counter() - t
+    return out
+
+
+def _finish_npz(merger, output: str | Path, compress: str, report: Report) -> None:
+    t = time.perf_counter()
+    n = merger.count()
+    writer = NpzWriter(output, n, compress)
+    try:
+        while (chunk := merger.next_chunk(CHUNK_ROWS)) is not None:
+            merger.validate(chunk)
+            writer.write(chunk)
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    report.out_rows = n
+    report.seconds["merge_write"] = time.perf_counter() - t
+
+
+# -- reading files ---------------------------------------------------------------------------------------
+
+
+class _Feeder:
+    """Stream each file's blocks into a parser, carrying partial lines, reporting progress and problems."""
+
+    def __init__(self, files: list[Path], report: Report, strict: bool, progress: Progress | None):
+        self.files = files
+        self.report = report
+        self.strict = strict
+        self.progress = progress
+        self.total = sum(f.stat().st_size for f in files)
+        self.done = 0
+
+    def run(self, path: Path, parser, skip_header: bool, describe) -> None:
+        blocks = Blocks(path)
+        tail = b""
+        bad: list = []
+        try:
+            for block in blocks:
+                buf = tail + block if tail else block
+                if skip_header:
+                    nl = buf.find(b"\n")
+                    if nl < 0:
+                        tail = buf
+                        continue
+                    buf = buf[nl + 1:]
+                    skip_header = False
+                used = parser.feed(buf, bad)
+                tail = buf[used:]
+                if bad:
+                    self._problems(path, bad, describe)
+                if self.progress:
+                    self.progress(self.done + blocks.read_bytes, self.total)
+        finally:
+            blocks.close()
+        if blocks.truncated:
+            self.report.truncated.append(str(path))
+            log.warning("%s: damaged or truncated (%s); converted up to line %d, its last complete line",
+                        path, blocks.error, parser.line)
+        elif tail.strip():
+            parser.feed(tail + b"\n", bad)
+            self._problems(path, bad, describe)
+        self.done += path.stat().st_size
+        if self.progress:
+            self.progress(self.done, self.total)
+
+    def _problems(self, path: Path, bad: list, describe) -> None:
+        for item in bad:
+            self.report.malformed += 1
+            text = f"{path}:{item[0]}: {describe(item)}"
+            if self.strict:
+                raise ConvertError(f"malformed row, stopped (--strict): {text}")
+            if len(self.report.problems) < _MAX_REPORTED:
+                self.report.problems.append(text)
+                log.warning("skipped %s", text)
+        bad.clear()
+
+
+def _paths(files: Iterable[str | Path]) -> list[Path]:
+    paths = [Path(f) for f in ([files] if isinstance(files, (str, Path)) else files)]
+    if not paths:
+        raise ConvertError("no input file given")
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise ConvertError(f"no such file: {', '.join(missing)}")
+    return paths
+
+
+# -- Tardis ----------------------------------------------------------------------------------------------
+
+_TARDIS_HEADERS = ("exchange,symbol,timestamp,local_timestamp,id,side,price,amount (trades)",
+                   "exchange,symbol,timestamp,local_timestamp,is_snapshot,side,price,amount (incremental_book_L2)")
+
+
+def _tardis_files(files: Iterable[str | Path]) -> list[tuple[Path, int]]:
+    """Each file with its kind, from its header; trades files first (each group in the order given)."""
+    out = []
+    for path in _paths(files):
+        header = first_line(path)
+        kind = _native.tardis_header(header)
+        if kind == _native.BOOK_TICKER:
+            raise ConvertError(f"{path}: a Tardis book_ticker file; only trades and incremental_book_L2 convert "
+                               f"(hftbacktest merges book tickers with tick and lot sizes in convert_fuse)")
+        if kind not in _KIND_NAMES:
+            shown = header[:200].decode("utf-8", "replace")
+            raise ConvertError(f"{path}: unknown header {shown!r}; expected one of: {'; '.join(_TARDIS_HEADERS)}")
+        out.append((path, kind))
+    # At equal timestamps a trade must come before the depth update it caused (hftbacktest asks callers to
+    # list trades files first; the stable sorts keep that order).
+    return sorted(out, key=lambda pk: pk[1] != _native.TRADES)
+
+
+def _read_tardis(files, snapshot_mode: str, strict: bool, progress: Progress | None, report: Report):
+    if snapshot_mode not in SNAPSHOT_MODES:
+        raise ConvertError(f"snapshot mode must be one of {', '.join(SNAPSHOT_MODES)}, not {snapshot_mode!r}")
+    ordered = _tardis_files(files)
+    report.files = [str(p) for p, _ in ordered]
+    report.kinds = {str(p): _KIND_NAMES[k] for p, k in ordered}
+    t = time.perf_counter()
+    events = _native.Events()
+    feeder = _Feeder([p for p, _ in ordered], report, strict, progress)
+    columns = ("exchange", "symbol", "timestamp", "local_timestamp", "is_snapshot/id", "side", "price", "amount")
+
+    def describe(item):
+        line, column = item
+        return "wrong number of columns" if column < 0 else f"bad {columns[column]} value"
+
+    for path, kind in ordered:
+        parser = _native.TardisParser(events, kind, _native.SNAPSHOT_MODES[snapshot_mode])
+        feeder.run(path, parser, True, describe)
+        pending = parser.pending_snapshot_rows
+        if pending:
+            report.dropped_snapshot_rows += pending
+            log.warning("%s: %d snapshot rows end the file with no update row after them: dropped, as "
+                        "hftbacktest does", path, pending)
+    report.seconds["read"] = time.perf_counter() - t
+    return events
+
+
+def tardis(files: Iterable[str | Path] | str | Path, *, snapshot_mode: str = "process", base_latency: int = 0,
+           strict: bool = False, progress: Progress | None = None, report: Report | None = None) -> np.ndarray:
+    """Convert Tardis ``trades`` and ``incremental_book_L2`` CSV files (plain or gzip) to hftbacktest events.
+
+    Files are told apart by their header line. The result equals hftbacktest 2.4.4's
+    ``tardis.convert(files, snapshot_mode=..., base_latency=...)`` row for row where that works (trades files
+    listed first). A malformed row is skipped and reported (``strict`` makes it a ConvertError).
+    """
+    report = report if report is not None else Report([])
+    events = _read_tardis(files, snapshot_mode, strict, progress, report)
+    return _finish_array(_order(events, base_latency, report), report)
+
+
+def convert_tardis(files: Iterable[str | Path] | str | Path, output: str | Path, *, snapshot_mode: str = "process",
+                   base_latency: int = 0, strict: bool = False, compress: str = "fast",
+                   progress: Progress | None = None) -> Report:
+    """Convert Tardis CSV files into an .npz (see ``tardis``), streaming the output; return the report."""
+    report = Report([])
+    events = _read_tardis(files, snapshot_mode, strict, progress, report)
+    _finish_npz(_order(events, base_latency, report), output, compress, report)
+    return report
+
+
+# -- recordings ------------------------------------------------------------------------------------------
+
+
+def _recording_parser(events, *, with_bbo: bool, with_mark_price: bool, sync: bool, agg_trades: bool | None):
+    flags = 0
+    if with_bbo:
+        flags |= _native.FLAG_BBO
+    if with_mark_price:
+        flags |= _native.FLAG_MARK
+    if agg_trades if agg_trades is not None else sync:
+        flags |= _native.FLAG_AGG_TRADES
+    if sync:
+        flags |= _native.FLAG_SYNC
+    return _native.RecordingParser(events, layouts.DEPTH, layouts.SNAPSHOT, layouts.TRADE, layouts.AGG_TRADE,
+                                   layouts.BOOK_TICKER,
+                                   layouts.MARK_PRICE, flags)
+
+
+def _read_recording(files, options: dict, strict: bool, progress: Progress | None, report: Report):
+    paths = _paths(files)
+    report.files = [str(p) for p in paths]
+    report.kinds = {str(p): "recording" for p in paths}
+    t = time.perf_counter()
+    events = _native.Events()
+    parser = _recording_parser(events, **options)
+    feeder = _Feeder(paths, report, strict, progress)
+
+    def describe(item):
+        line, status, offset = item
+        if status == -8 and offset == 0:
+            return "no receive timestamp, or not a JSON message"
+        return f"{_STATUS_NAMES.get(status, f'status {status}')} at byte {offset}"
+
+    for path in paths:
+        parser.start_file()
+        feeder.run(path, parser, False, describe)
+    counts = parser.counts()
+    report.counts = counts
+    if counts["acks"] or counts["errors"]:
+        log.info("skipped %d subscription acks and %d error bodies", counts["acks"], counts["errors"])
+    if options.get("sync") and counts["held"]:
+        log.warning("%d depth updates held at the end with no snapshot to bridge them: not written",
+                    counts["held"])
+    report.seconds["read"] = time.perf_counter() - t
+    return events
+
+
+def recording(files: Iterable[str | Path] | str | Path, *, base_latency: int = 0, with_bbo: bool = False,
+              with_mark_price: bool = False, sync: bool = False, agg_trades: bool | None = None,
+              strict: bool = False, progress: Progress | None = None, report: Report | None = None) -> np.ndarray:
+    """Convert recordings in the collector format (hftbacktest's and ``crossfury record``'s) to events.
+
+    By default (compat) the result equals hftbacktest 2.4.4's ``binancefutures.convert(file, opt=...)`` where
+    that works: ``with_bbo`` is its opt "t" (kinds 103, 104), ``with_mark_price`` its opt "m" (100-102).
+    ``sync`` applies the exchange's update-id rules to depth updates instead (see csrc/convert/recording.h),
+    and counts aggregate trades as trades (``agg_trades`` sets that alone; hftbacktest skips them). Files
+    given in order continue one another.
+    """
+    report = report if report is not None else Report([])
+    options = dict(with_bbo=with_bbo, with_mark_price=with_mark_price, sync=sync, agg_trades=agg_trades)
+    events = _read_recording(files, options, strict, progress, report)
+    return _finish_array(_order(events, base_latency, report), report)
+
+
+def convert_recording(files: Iterable[str | Path] | str | Path, output: str | Path, *, base_latency: int = 0,
+                      with_bbo: bool = False, with_mark_price: bool = False, sync: bool = False,
+                      agg_trades: bool | None = None, strict: bool = False, compress: str = "fast",
+                      progress: Progress | None = None) -> Report:
+    """Convert recordings into an .npz (see ``recording``), streaming the output; return the report."""
+    report = Report([])
+    options = dict(with_bbo=with_bbo, with_mark_price=with_mark_price, sync=sync, agg_trades=agg_trades)
+    events = _read_recording(files, options, strict, progress, report)
+    _finish_npz(_order(events, base_latency, report), output, compress, report)
+    return report
+
+
+def recording_rows(files: Iterable[str | Path] | str | Path, **options) -> tuple[np.ndarray, Report]:
+    """The event rows of recordings before ordering (what ``--to-tardis`` writes out), and the report."""
+    report = Report([])
+    strict = options.pop("strict", False)
+    opts = dict(with_bbo=False, with_mark_price=False, sync=False, agg_trades=None)
+    opts.update(options)
+    events = _read_recording(files, opts, strict, None, report)
+    return events.array().copy(), report

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/* Event ordering for backtest data: a stable argsort for int64 timestamps, hftbacktest's latency and
+ * event-order corrections, and the order check (hftbacktest.data.validation, reproduced exactly).
+ *
+ * The argsort is a natural merge sort in the manner of Timsort (Peters, listsort.txt; the run-stack rule
+ * as corrected by de Gouw et al., "OpenJDK's java.utils.Collection.sort() is broken", CAV 2015) over an
+ * index array, tuned for timestamps: a merge first trims the parts of both runs already in place (binary
+ * search), so the runs that jitter between streams leaves behind cost a few comparisons each, and two
+ * concatenated files cost only their overlap. No allocation: the caller gives the work area. */
+#ifndef CF_ORDER_H
+#define CF_ORDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "common/status.h"
+#include "convert/event.h"
+
+
+/* Stable argsort: out[0..n) receives the indices that order keys[i * stride] ascending, ties in index
+ * order (the permutation numpy's argsort(kind="stable") gives). tmp holds n / 2 + 1 int64s.
+ * CF_EINVAL for a NULL buffer with n > 0 or stride 0. */
+cf_status cf_order_argsort(const int64_t *keys, size_t stride, size_t n, int64_t *out, int64_t *tmp);
+
+/* Offset hftbacktest's correct_local_timestamp applies: when the smallest local_ts - exch_ts is negative,
+ * -that + base_latency, else 0 (base_latency is then not added). Differences wrap as int64, as there. */
+int64_t cf_order_local_offset(const cf_event *rows, size_t n, int64_t base_latency);
+
+/* Add offset to every row's local_ts. */
+void cf_order_shift_local(cf_event *rows, size_t n, int64_t offset);
+
+/* Where a merge stands between calls. Start from {0, 0}. */
+typedef struct {
+    size_t exch;
+    size_t local;
+} cf_order_cursor;
+
+/* hftbacktest's correct_event_order: walk rows in exchange order (by_exch) and local order (by_local) at
+ * once and emit each row once as an exchange event (EXCH flag) and once as a local event (LOCAL flag), or
+ * once with both flags when both walks stand on rows with equal timestamps and equal ev, px (NaN equal to
+ * NaN) and qty. Where hftbacktest would fail its assertion (equal timestamps, different rows), the
+ * exchange side is emitted alone and the walk goes on.
+ * Writes up to cap rows into out and returns CF_OK when done or CF_ENOSPC when out is full (cursor keeps
+ * the position: call again). With out NULL it only counts (*n_out), from the cursor to the end.
+ * CF_EINVAL when an index is outside [0, n). */
+cf_status cf_order_merge(const cf_event *rows, size_t n, const int64_t *by_exch, const int64_t *by_local,
+                         cf_order_cursor *cursor, cf_event *out, size_t cap, size_t *n_out);
+
+/* The last exchange and local times validated so far, for data checked in pieces. */
+typedef struct {
+    int64_t exch;
+    int64_t local;
+} cf_order_last;
+
+void cf_order_last_init(cf_order_last *last);
+
+/* hftbacktest's validate_event_order: exchange events (EXCH flag) must have non-decreasing exch_ts and
+ * local events non-decreasing local_ts, continuing from *last (updated). CF_OK, or CF_EINVAL with *bad the
+ * first row out of order and *which 1 (exchange) or 2 (local). */
+cf_status cf_order_validate(const cf_event *rows, size_t n, cf_order_last *last, size_t *bad, int *which);
+
+#endif

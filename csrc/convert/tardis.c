@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: MIT */
+#include "convert/tardis.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include "common/decimal.h"
+
+#define N_COLUMNS 8
+
+static const char TRADES_HEADER[] = "exchange,symbol,timestamp,local_timestamp,id,side,price,amount";
+static const char BOOK_HEADER[] = "exchange,symbol,timestamp,local_timestamp,is_snapshot,side,price,amount";
+static const char TICKER_HEADER[] =
+    "exchange,symbol,timestamp,local_timestamp,ask_amount,ask_price,bid_price,bid_amount";
+
+static int equals(const char *s, size_t n, const char *lit) {
+    size_t len = strlen(lit);
+    return n == len && memcmp(s, lit, len) == 0;
+}
+
+cf_tardis_kind cf_tardis_header(const char *line, size_t n) {
+    if (n >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) { /* a UTF-8 byte order mark */
+        line += 3;
+        n -= 3;
+    }
+    while (n && (line[n - 1] == '\r' || line[n - 1] == '\n')) n--;
+    if (equals(line, n, TRADES_HEADER)) return CF_TARDIS_TRADES;
+    if (equals(line, n, BOOK_HEADER)) return CF_TARDIS_BOOK;
+    if (equals(line, n, TICKER_HEADER)) return CF_TARDIS_BOOK_TICKER;
+    return CF_TARDIS_UNKNOWN;
+}
+
+void cf_tardis_init(cf_tardis *t, cf_tardis_kind kind, cf_tardis_snapshot_mode mode, cf_event *ss_bid,
+                    size_t cap_bid, cf_event *ss_ask, size_t cap_ask) {
+    memset(t, 0, sizeof *t);
+    t->kind = (int32_t)kind;
+    t->snapshot_mode = (int32_t)mode;
+    t->start_of_day = 1;
+    t->ss_bid = ss_bid;
+    t->ss_ask = ss_ask;
+    t->cap_bid = cap_bid;
+    t->cap_ask = cap_ask;
+    t->line = 1;
+    t->bad_column = -1;
+}
+
+int cf_tardis_number(const char *s, size_t n, size_t avail, double *out) {
+    cf_decimal d;
+    size_t end;
+    if (n == 0) return 0;
+    if (cf_decimal_scan(s, avail, &d, &end) == CF_OK && end == n) {
+        *out = cf_decimal_to_double(d);
+        if (d.mantissa == 0 && s[0] == '-') *out = -0.0;
+        return 1;
+    }
+    /* Rare forms (exponents, over 19 digits): the C library's correctly rounded strtod. */
+    char buf[72];
+    if (n >= sizeof buf) return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == 'x' || c == 'X' || c == ' ' || c == '\t' || c == '\0') return 0; /* no hex, no padding */
+        buf[i] = c;
+    }
+    buf[n] = '\0';
+    char *stop;
+    double v = strtod(buf, &stop);
+    if (stop != buf + n) return 0;
+    *out = v;
+    return 1;
+}
+
+/* Microsecond integer text -> ns. */
+static int parse_us(const char *s, size_t n, int64_t *ns) {
+    if (n == 0 || n > 16) return 0; /* 16 digits of us reach year 2286; ns then stays inside int64 */
+    int64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned d = (unsigned)(unsigned char)s[i] - '0';
+        if (d > 9) return 0;
+        v = v * 10 + (int64_t)d;
+    }
+    *ns = v * 1000;
+    return 1;
+}
+
+typedef struct {
+    const char *p;
+    size_t n;
+} field_t;
+
+/* Split line[0..n) into at most N_COLUMNS + 1 fields; quoted fields lose their quotes ("" inside stays as
+ * is: no numeric column holds one). Returns the field count, or -1 for an unterminated quote. */
+static int split(const char *line, size_t n, field_t *f) {
+    int count = 0;
+    size_t i = 0;
+    for (;;) {
+        if (count > N_COLUMNS) return count;
+        if (i < n && line[i] == '"') {
+            size_t j = i + 1;
+            for (;;) {
+                const char *q = memchr(line + j, '"', n - j);
+                if (!q) return -1;
+                j = (size_t)(q - line);
+                if (j + 1 < n && line[j + 1] == '"') {
+                    j += 2;
+                    continue;
+                }
+                break;
+            }
+            f[count].p = line + i + 1;
+            f[count].n = j - i - 1;
+            count++;
+            i = j + 1;
+            if (i >= n) return count;
+            if (line[i] != ',') return -1;
+            i++;
+            continue;
+        }
+        const char *c = memchr(line + i, ',', n - i);
+        size_t end = c ? (size_t)(c - line) : n;
+        f[count].p = line + i;
+        f[count].n = end - i;
+        count++;
+        if (!c) return count;
+        i = end + 1;
+    }
+}
+
+static int is_word(const field_t *f, const char *w) { return equals(f->p, f->n, w); }
+
+static int parse_bool(const field_t *f, int *v) {
+    if (f->n == 0) { /* empty: polars reads null, and hftbacktest treats null as not a snapshot */
+        *v = 0;
+        return 1;
+    }
+    if (is_word(f, "true") || is_word(f, "True") || is_word(f, "TRUE")) { *v = 1; return 1; }
+    if (is_word(f, "false") || is_word(f, "False") || is_word(f, "FALSE")) { *v = 0; return 1; }
+    return 0;
+}
+
+static cf_status flush_snapshot(cf_tardis *t, cf_event *out, size_t cap, size_t *o) {
+    size_t need = (t->n_bid ? t->n_bid + 1 : 0) + (t->n_ask ? t->n_ask + 1 : 0) + 1;
+    if (cap - *o < need) {
+        t->need = need;
+        return CF_ENOSPC;
+    }
+    if (t->n_bid) {
+        out[(*o)++] = cf_event_make(CF_EVENT_DEPTH_CLEAR | CF_EVENT_BUY, t->ss_bid[0].exch_ts, t->ss_bid[0].local_ts,
+                                    t->ss_bid[t->n_bid - 1].px, 0.0);
+        memcpy(out + *o, t->ss_bid, t->n_bid * sizeof(cf_event));
+        *o += t->n_bid;
+    }
+    if (t->n_ask) {
+        out[(*o)++] = cf_event_make(CF_EVENT_DEPTH_CLEAR | CF_EVENT_SELL, t->ss_ask[0].exch_ts, t->ss_ask[0].local_ts,
+                                    t->ss_ask[t->n_ask - 1].px, 0.0);
+        memcpy(out + *o, t->ss_ask, t->n_ask * sizeof(cf_event));
+        *o += t->n_ask;
+    }
+    t->n_bid = t->n_ask = 0;
+    t->in_snapshot = 0;
+    return CF_OK;
+}
+
+/* One data row. CF_EBADMSG sets bad_column; CF_ENOSPC leaves the row unread (state unchanged but for
+ * start_of_day, which the retry sets the same way). */
+static cf_status row(cf_tardis *t, const char *line, size_t n, size_t avail, cf_event *out, size_t cap, size_t *o) {
+    field_t f[N_COLUMNS + 1];
+    int count = split(line, n, f);
+    if (count != N_COLUMNS) {
+        t->bad_column = -1;
+        return CF_EBADMSG;
+    }
+    int64_t exch_ts, local_ts;
+    double px, qty;
+    if (!parse_us(f[2].p, f[2].n, &exch_ts)) { t->bad_column = 2; return CF_EBADMSG; }
+    if (!parse_us(f[3].p, f[3].n, &local_ts)) { t->bad_column = 3; return CF_EBADMSG; }
+    /* avail: bytes readable from the field on, within the caller's block (lets the 8-byte reader run) */
+    if (!cf_tardis_number(f[6].p, f[6].n, avail - (size_t)(f[6].p - line), &px)) { t->bad_column = 6; return CF_EBADMSG; }
+    if (!cf_tardis_number(f[7].p, f[7].n, avail - (size_t)(f[7].p - line), &qty)) { t->bad_column = 7; return CF_EBADMSG; }
+    if (t->kind == CF_TARDIS_TRADES) {
+        uint64_t ev = CF_EVENT_TRADE;
+        if (is_word(&f[5], "buy")) ev |= CF_EVENT_BUY;
+        else if (is_word(&f[5], "sell")) ev |= CF_EVENT_SELL; /* anything else ("unknown"): no side */
+        if (*o == cap) { t->need = 1; return CF_ENOSPC; }
+        out[(*o)++] = cf_event_make(ev, exch_ts, local_ts, px, qty);
+        return CF_OK;
+    }
+    int bid, snapshot;
+    if (is_word(&f[5], "bid") || is_word(&f[5], "buy")) bid = 1;
+    else if (is_word(&f[5], "ask") || is_word(&f[5], "sell")) bid = 0;
+    else { t->bad_column = 5; return CF_EBADMSG; }
+    if (!parse_bool(&f[4], &snapshot)) { t->bad_column = 4; return CF_EBADMSG; }
+    if (snapshot) {
+        if (t->snapshot_mode == CF_TARDIS_SNAPSHOT_IGNORE ||
+            (t->snapshot_mode == CF_TARDIS_SNAPSHOT_IGNORE_SOD && t->start_of_day))
+            return CF_OK;
+        if (!t->in_snapshot) {
+            t->in_snapshot = 1;
+            t->n_bid = t->n_ask = 0;
+        }
+        if (bid) {
+            if (t->n_bid == t->cap_bid) { t->need = 0; return CF_ENOSPC; }
+            t->ss_bid[t->n_bid++] = cf_event_make(CF_EVENT_DEPTH_SNAPSHOT | CF_EVENT_BUY, exch_ts, local_ts, px, qty);
+        } else {
+            if (t->n_ask == t->cap_ask) { t->need = 0; return CF_ENOSPC; }
+            t->ss_ask[t->n_ask++] = cf_event_make(CF_EVENT_DEPTH_SNAPSHOT | CF_EVENT_SELL, exch_ts, local_ts, px, qty);
+        }
+        return CF_OK;
+    }
+    t->start_of_day = 0;
+    if (t->in_snapshot) {
+        cf_status st = flush_snapshot(t, out, cap, o);
+        if (st != CF_OK) return st;
+    }
+    if (*o == cap) { t->need = 1; return CF_ENOSPC; }
+    out[(*o)++] = cf_event_make(CF_EVENT_DEPTH | (bid ? CF_EVENT_BUY : CF_EVENT_SELL), exch_ts, local_ts, px, qty);
+    return CF_OK;
+}
+
+cf_status cf_tardis_parse(cf_tardis *t, const char *buf, size_t len, cf_event *out, size_t cap, size_t *n_out,
+                          size_t *consumed) {
+    size_t i = 0, o = 0;
+    cf_status st = CF_OK;
+    t->need = 0;
+    while (i < len) {
+        const char *nl = memchr(buf + i, '\n', len - i);
+        if (!nl) break;
+        size_t end = (size_t)(nl - buf), n = end - i;
+        if (n && buf[end - 1] == '\r') n--;
+        if (n == 0) { /* blank line */
+            t->line++;
+            i = end + 1;
+            continue;
+        }
+        st = row(t, buf + i, n, len - i, out, cap, &o);
+        if (st == CF_ENOSPC) break;
+        t->line++;
+        i = end + 1;
+        if (st == CF_EBADMSG) break;
+        t->rows++;
+    }
+    *n_out = o;
+    *consumed = i;
+    return st;
+}

@@ -1,0 +1,102 @@
+# SPDX-License-Identifier: MIT
+"""The C ordering kernels (csrc/convert/order.c) against numpy and the plain-Python twins
+(crossfury/convert/reference.py), on generated timestamps: sorted runs, jitter, duplicates, extremes."""
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from crossfury import convert
+from crossfury.convert import reference
+from crossfury.events.hbt import EVENT_DTYPE
+
+PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+I64 = st.integers(-(2**63), 2**63 - 1)
+
+
+@st.composite
+def timestamps(draw):
+    """Concatenated runs of nearly sorted timestamps, some equal, some wild."""
+    out = []
+    for _ in range(draw(st.integers(0, 6))):
+        n = draw(st.integers(0, 120))
+        base = draw(st.integers(-(10**6), 10**6))
+        steps = draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))
+        run = list(np.cumsum(steps) + base) if n else []
+        jitter = draw(st.lists(st.integers(-4, 4), min_size=n, max_size=n))
+        out += [int(r) + j for r, j in zip(run, jitter)]
+    if draw(st.booleans()):
+        out += draw(st.lists(I64, max_size=20))
+    if out and draw(st.booleans()):
+        out.reverse()
+    return np.array(out, dtype=np.int64)
+
+
+@PROPERTY
+@given(keys=timestamps())
+def test_argsort_is_numpys_stable_permutation(keys):
+    assert np.array_equal(convert.argsort(keys), np.argsort(keys, kind="stable"))
+    assert convert.argsort(keys).tolist() == reference.argsort(keys)
+
+
+@PROPERTY
+@given(keys=timestamps())
+def test_argsort_of_a_strided_view(keys):
+    rows = np.zeros(len(keys), dtype=EVENT_DTYPE)
+    rows["local_ts"] = keys
+
+    assert np.array_equal(convert.argsort(rows["local_ts"]), np.argsort(keys, kind="stable"))
+
+
+@st.composite
+def event_rows(draw):
+    n = draw(st.integers(0, 60))
+    exch = draw(st.lists(st.integers(0, 12), min_size=n, max_size=n))
+    lat = draw(st.lists(st.integers(-3, 6), min_size=n, max_size=n))
+    ev = draw(st.lists(st.sampled_from([1, 2, 3, 4]), min_size=n, max_size=n))
+    px = draw(st.lists(st.sampled_from([1.0, 2.0, float("nan")]), min_size=n, max_size=n))
+    rows = np.zeros(n, dtype=EVENT_DTYPE)
+    rows["exch_ts"] = exch
+    rows["local_ts"] = np.array(exch, dtype=np.int64) + np.array(lat, dtype=np.int64)
+    rows["ev"] = ev
+    rows["px"] = px
+    rows["qty"] = draw(st.lists(st.sampled_from([0.0, 1.0]), min_size=n, max_size=n))
+    return rows
+
+
+@PROPERTY
+@given(rows=event_rows(), base=st.integers(-5, 5))
+def test_latency_correction_and_merge_match_the_reference(rows, base):
+    ours, ref = rows.copy(), rows.copy()
+    offset = reference.local_offset(ref, base)
+    ref["local_ts"] += offset
+    convert.correct_local_timestamp(ours, base)
+    assert ours.tobytes() == ref.tobytes()
+
+    by_exch, by_local = reference.argsort(ref["exch_ts"]), reference.argsort(ref["local_ts"])
+    merged = convert.correct_event_order(ours, np.array(by_exch, dtype=np.int64), np.array(by_local, dtype=np.int64))
+    expected = reference.correct_event_order(ref, by_exch, by_local)
+
+    assert merged.tobytes() == expected.tobytes()
+    reference.validate_event_order(merged)
+    convert.validate_event_order(merged)
+    exch_rows = (merged["ev"] >> 31) & 1
+    local_rows = (merged["ev"] >> 30) & 1
+    assert exch_rows.sum() == len(rows) and local_rows.sum() == len(rows)
+
+
+@PROPERTY
+@given(rows=event_rows())
+def test_validate_agrees_with_the_reference(rows):
+    rows["ev"] |= np.uint64(3 << 30)
+    try:
+        reference.validate_event_order(rows)
+        expected = None
+    except ValueError as exc:
+        expected = str(exc)
+    try:
+        convert.validate_event_order(rows)
+        got = None
+    except ValueError as exc:
+        got = str(exc)
+    assert got == expected

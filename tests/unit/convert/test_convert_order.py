@@ -1,0 +1,91 @@
+# SPDX-License-Identifier: MIT
+"""The ordering pipeline against hftbacktest's own (hftbacktest.data.validation) on generated rows with
+equal timestamps, duplicates and negative latencies."""
+
+import numpy as np
+import pytest
+from convert_testing import same_events
+
+from crossfury import convert
+from crossfury.events.hbt import EVENT_DTYPE
+
+
+def rows(n, seed, dup_every=5):
+    rng = np.random.default_rng(seed)
+    data = np.zeros(n, dtype=EVENT_DTYPE)
+    exch = 1_700_000_000_000_000_000 + np.cumsum(rng.choice([0, 0, 1000, 5000], n))
+    data["exch_ts"] = exch + rng.integers(-3000, 3000, n) * (rng.random(n) < 0.2)
+    data["local_ts"] = exch + rng.integers(-2000, 40_000, n)
+    data["ev"] = rng.choice([1 | 1 << 29, 1 | 1 << 28, 2 | 1 << 29, 4 | 1 << 28], n)
+    data["px"] = rng.integers(1000, 1010, n) / 10
+    data["qty"] = rng.integers(0, 5, n)
+    same = np.arange(n) % dup_every == 1  # exact duplicates of the row before: both walks meet on them
+    data[1:][same[1:]] = data[:-1][same[1:]]
+    return data
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_order_pipeline_equals_hftbacktest(hbt, seed):
+    data = rows(20_000, seed)
+    theirs_in, ours_in = data.copy(), data.copy()
+
+    hbt.validation.correct_local_timestamp(theirs_in, 0)
+    theirs = hbt.validation.correct_event_order(theirs_in, np.argsort(theirs_in["exch_ts"], kind="mergesort"),
+                                                np.argsort(theirs_in["local_ts"], kind="mergesort"))
+    convert.correct_local_timestamp(ours_in, 0)
+    ours = convert.correct_event_order(ours_in, convert.argsort(ours_in["exch_ts"]),
+                                       convert.argsort(ours_in["local_ts"]))
+
+    assert same_events(ours_in, theirs_in)
+    assert same_events(ours, theirs)
+    convert.validate_event_order(ours)
+
+
+def test_correct_local_timestamp_adds_base_latency_only_when_a_latency_is_negative():
+    data = rows(100, 4)
+    data["local_ts"] = data["exch_ts"] + 10
+    before = data["local_ts"].copy()
+
+    convert.correct_local_timestamp(data, 500)
+    assert np.array_equal(data["local_ts"], before)  # no negative latency: unchanged (hftbacktest's rule)
+
+    data["local_ts"][7] = data["exch_ts"][7] - 30
+    convert.correct_local_timestamp(data, 500)
+    assert data["local_ts"][7] == data["exch_ts"][7] + 500 and data["local_ts"][0] == before[0] + 530
+
+
+def test_validate_event_order_names_the_stream():
+    data = rows(10, 5)
+    data["ev"] |= 1 << 31
+    data["exch_ts"] = np.arange(10)[::-1]
+
+    with pytest.raises(ValueError, match="exchange events are out of order"):
+        convert.validate_event_order(data)
+    data["ev"] = (data["ev"] & ~np.uint64(1 << 31)) | np.uint64(1 << 30)
+    data["local_ts"] = np.arange(10)[::-1]
+    with pytest.raises(ValueError, match="local events are out of order"):
+        convert.validate_event_order(data)
+
+
+def test_correct_event_order_rejects_indices_outside_the_data():
+    data = rows(5, 6)
+
+    with pytest.raises(IndexError):
+        convert.correct_event_order(data, np.array([0, 1, 2, 3, 9]), np.arange(5))
+    with pytest.raises(ValueError, match="5 entries"):
+        convert.correct_event_order(data, np.arange(4), np.arange(5))
+
+
+def test_correct_event_order_where_hftbacktest_asserts_writes_each_side_once():
+    data = np.zeros(2, dtype=EVENT_DTYPE)
+    data["exch_ts"] = [5, 5]
+    data["local_ts"] = [5, 3]
+    data["ev"] = [1 | 1 << 29, 1 | 1 << 28]  # A: (5, 5) and B: (5, 3): exch walk A B, local walk B A
+    data["px"] = [1.0, 2.0]
+
+    out = convert.correct_event_order(data, np.array([0, 1]), np.array([1, 0]))
+
+    exch = out[out["ev"] & (1 << 31) != 0]
+    local = out[out["ev"] & (1 << 30) != 0]
+    assert sorted(exch["px"]) == [1.0, 2.0] and sorted(local["px"]) == [1.0, 2.0]
+    convert.validate_event_order(out)
