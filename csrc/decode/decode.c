@@ -94,6 +94,20 @@ static size_t utf8_len(const unsigned char *s, size_t i, size_t n) {
     return len;
 }
 
+#ifdef CF_DECIMAL_SWAR
+/* 0x80 in each byte of w equal to b (exact: no carry crosses a byte). */
+static inline uint64_t swar_bytes_equal(uint64_t w, uint64_t b) {
+    uint64_t x = w ^ (b * 0x0101010101010101ULL);
+    return ~(((x & 0x7F7F7F7F7F7F7F7FULL) + 0x7F7F7F7F7F7F7F7FULL) | x) & 0x8080808080808080ULL;
+}
+
+/* 0x80 in each byte of w that a string scan must look at: '"', '\\', a control byte or a non-ASCII byte. */
+static inline uint64_t swar_string_stops(uint64_t w) {
+    uint64_t control = ~(((w & 0x7F7F7F7F7F7F7F7FULL) + 0x6060606060606060ULL) | w) & 0x8080808080808080ULL;
+    return swar_bytes_equal(w, '"') | swar_bytes_equal(w, '\\') | control | (w & 0x8080808080808080ULL);
+}
+#endif
+
 /* A string at S->i (the opening quote). The span excludes the quotes; *escaped tells whether it holds
  * a backslash escape (then the span is raw JSON text, not the string's value). */
 static cf_status scan_string(scan_t *S, cf_span *out, int *escaped) {
@@ -101,6 +115,19 @@ static cf_status scan_string(scan_t *S, cf_span *out, int *escaped) {
     size_t i = S->i + 1, start = i;
     int esc = 0;
     for (;;) {
+#ifdef CF_DECIMAL_SWAR
+        /* Eight plain bytes at a time; the byte loop below takes over at the first one that needs a look. */
+        while (i + 8 <= S->n) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            uint64_t stops = swar_string_stops(w);
+            if (stops) {
+                i += (size_t)__builtin_ctzll(stops) >> 3;
+                break;
+            }
+            i += 8;
+        }
+#endif
         if (CF_UNLIKELY(i >= S->n)) return CF_EBADMSG;
         unsigned c = s[i];
         if (c == '"') break;
@@ -288,6 +315,99 @@ cf_status cf_decode_int(const char *s, size_t n, int64_t *out) {
     return CF_OK;
 }
 
+#ifdef CF_DECIMAL_SWAR
+/* The decimal inside a JSON string as exchanges write prices and sizes: digits, a dot and digits, 8 digits
+ * at most in all ("63943.90", "0.021"), then the closing quote. s[0..avail) follows the opening quote and
+ * avail >= 10. The dot is squeezed out of the 8-byte word, so one eight-digit multiply gives the mantissa
+ * (cf_decimal_scan reads the two parts separately). Returns the length before the closing quote with *out
+ * exactly as cf_decimal_scan sets it, or 0 for any other text (which cf_decimal_scan then reads). On real
+ * USD-M depth: 77 -> 33 instructions per value (callgrind). */
+static inline size_t quoted_decimal8(const char *s, cf_decimal *out) {
+    uint64_t w, shifted;
+    memcpy(&w, s, 8);
+    uint64_t nd = cf_swar_nondigits(w);
+    if (CF_UNLIKELY(!nd)) { /* eight digits: an integer, or longer than this reader takes */
+        if (s[8] != '"') return 0;
+        out->mantissa = (int64_t)cf_swar_digits(w, 8);
+        out->decimals = 0;
+        return 8;
+    }
+    uint32_t int_len = (uint32_t)__builtin_ctzll(nd) >> 3;
+    if (CF_UNLIKELY(int_len == 0)) return 0; /* '-', '.5', junk: the general reader decides */
+    if (s[int_len] != '.') {
+        if (s[int_len] != '"') return 0;
+        out->mantissa = (int64_t)cf_swar_digits(w, int_len);
+        out->decimals = 0;
+        return int_len;
+    }
+    /* digits = the integer digits, then the bytes after the dot: s[0..int_len) ++ s[int_len+1..9) */
+    memcpy(&shifted, s + 1, 8);
+    uint64_t int_bytes = (1ULL << (8 * int_len)) - 1; /* int_len <= 7 */
+    uint64_t digits = (w & int_bytes) | (shifted & ~int_bytes);
+    uint64_t dnd = cf_swar_nondigits(digits);
+    uint32_t n_digits = dnd ? (uint32_t)__builtin_ctzll(dnd) >> 3 : 8;
+    if (n_digits == int_len || s[n_digits + 1] != '"') return 0; /* "5." or more than 8 digits or junk */
+    /* Trailing fractional zeros carry no value: keep the digits up to the last non-zero one after the dot. */
+    uint64_t fraction = (n_digits == 8 ? ~0ULL : (1ULL << (8 * n_digits)) - 1) & ~int_bytes;
+    uint64_t nonzero = ~cf_swar_zeros(digits) & 0x8080808080808080ULL & fraction;
+    nonzero |= 0x80ULL << (8 * (int_len - 1)); /* the last integer digit: no branch on "0.000" */
+    uint32_t kept = (uint32_t)(64 - __builtin_clzll(nonzero)) >> 3;
+    out->mantissa = (int64_t)cf_swar_digits(digits, kept);
+    out->decimals = (int32_t)(kept - int_len);
+    return n_digits + 1;
+}
+#endif
+
+/* A quoted decimal's text from s[0..avail) (just past the opening quote) into *out: its length before the
+ * closing quote, or (size_t)-1 when it is not exactly a decimal followed by a quote. */
+static inline size_t quoted_decimal(const char *s, size_t avail, cf_decimal *out) {
+    size_t end;
+#ifdef CF_DECIMAL_SWAR
+    if (CF_LIKELY(avail >= 10)) {
+        size_t len = quoted_decimal8(s, out);
+        if (CF_LIKELY(len)) return len;
+    }
+#endif
+    if (cf_decimal_scan(s, avail, out, &end) != CF_OK || end >= avail || s[end] != '"') return (size_t)-1;
+    return end;
+}
+
+/* A JSON integer of 1 to 16 digits, no sign and no leading zero (ids and times as exchanges send them),
+ * read eight digits at a time: 1 and its value, or 0 and nothing consumed, and the general path decides
+ * (a fraction or exponent after the digits included). Sixteen digits never overflow int64. Real USD-M
+ * depth: ~10 -> ~4 instructions per digit (callgrind). */
+static inline int plain_int(scan_t *S, int64_t *out) {
+#ifdef CF_DECIMAL_SWAR
+    const char *s = S->s + S->i;
+    if (S->n - S->i < 17 || s[0] < '1' || s[0] > '9') return 0;
+    uint64_t hi, lo;
+    memcpy(&hi, s, 8);
+    memcpy(&lo, s + 8, 8);
+    uint64_t hi_nd = cf_swar_nondigits(hi);
+    uint64_t value;
+    size_t len;
+    if (hi_nd) {
+        len = (size_t)__builtin_ctzll(hi_nd) >> 3;
+        value = cf_swar_digits(hi, (uint32_t)len);
+    } else {
+        uint64_t lo_nd = cf_swar_nondigits(lo);
+        if (!lo_nd) return 0; /* more than 16 digits */
+        size_t lo_len = (size_t)__builtin_ctzll(lo_nd) >> 3;
+        static const uint64_t P10[8] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
+        value = cf_swar_digits(hi, 8) * P10[lo_len] + (lo_len ? cf_swar_digits(lo, (uint32_t)lo_len) : 0);
+        len = 8 + lo_len;
+    }
+    if (s[len] == '.' || s[len] == 'e' || s[len] == 'E') return 0;
+    *out = (int64_t)value;
+    S->i += len;
+    return 1;
+#else
+    (void)S;
+    (void)out;
+    return 0;
+#endif
+}
+
 /* The level shape exchanges send, ["<decimal>","<decimal>"] with no whitespace, read with no detour; 0
  * (and nothing consumed) for anything else, which the general path then reads with all its checks. It
  * accepts exactly what the general path accepts for that shape, with the same spans and values. */
@@ -296,13 +416,13 @@ static inline int fast_level(scan_t *S, cf_text_level *lv) {
     size_t i = S->i, n = S->n, end;
     if (i + 2 > n || s[i] != '[' || s[i + 1] != '"') return 0;
     size_t px_start = i + 2;
-    if (cf_decimal_scan(s + px_start, n - px_start, &lv->px_value, &end) != CF_OK) return 0;
+    if ((end = quoted_decimal(s + px_start, n - px_start, &lv->px_value)) == (size_t)-1) return 0;
     size_t j = px_start + end;
-    if (j + 3 > n || s[j] != '"' || s[j + 1] != ',' || s[j + 2] != '"') return 0;
+    if (j + 3 > n || s[j + 1] != ',' || s[j + 2] != '"') return 0; /* s[j] is the closing quote */
     size_t qty_start = j + 3;
-    if (cf_decimal_scan(s + qty_start, n - qty_start, &lv->qty_value, &end) != CF_OK) return 0;
+    if ((end = quoted_decimal(s + qty_start, n - qty_start, &lv->qty_value)) == (size_t)-1) return 0;
     size_t k = qty_start + end;
-    if (k + 2 > n || s[k] != '"' || s[k + 1] != ']') return 0;
+    if (k + 2 > n || s[k + 1] != ']') return 0;
     lv->px = s + px_start;
     lv->px_len = (uint32_t)(j - px_start);
     lv->qty = s + qty_start;
@@ -406,6 +526,8 @@ static cf_status read_field(scan_t *S, cf_field f, int depth) {
         if (peek(S) == '"') {
             st = scan_string(S, &span, &flag);
             if (st == CF_OK) st = flag ? CF_ETYPE : cf_decode_int(span.p, span.len, &rec->ints[f]);
+        } else if (CF_LIKELY(plain_int(S, &rec->ints[f]))) {
+            st = CF_OK;
         } else if (peek(S) == '-' || (peek(S) >= '0' && peek(S) <= '9')) {
             st = scan_number(S, &span, &flag);
             if (st == CF_OK) st = flag ? cf_decode_int(span.p, span.len, &rec->ints[f]) : CF_ETYPE;
@@ -481,9 +603,12 @@ static int unescape_key(cf_span key, char *buf, size_t cap, cf_span *out) {
     return 1;
 }
 
+/* Keys are a few bytes: a plain loop beats strlen + memcmp calls. The NUL check stops at the end of name
+ * even when an escaped key holds a NUL byte. */
 static int key_is(cf_span key, const char *name) {
-    size_t len = strlen(name);
-    return key.len == len && memcmp(key.p, name, len) == 0;
+    for (uint32_t k = 0; k < key.len; k++)
+        if (name[k] == '\0' || name[k] != key.p[k]) return 0;
+    return name[key.len] == '\0';
 }
 
 static int lookup(const cf_layout *layout, cf_span key) {
