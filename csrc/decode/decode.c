@@ -408,28 +408,56 @@ static inline int plain_int(scan_t *S, int64_t *out) {
 #endif
 }
 
-/* The level shape exchanges send, ["<decimal>","<decimal>"] with no whitespace, read with no detour; 0
- * (and nothing consumed) for anything else, which the general path then reads with all its checks. It
- * accepts exactly what the general path accepts for that shape, with the same spans and values. */
-static inline int fast_level(scan_t *S, cf_text_level *lv) {
+/* Where fast_levels stopped: at the start of a level it does not read (or past a comma), just after a
+ * level (whitespace follows), or past the closing bracket of the array. */
+enum { AT_LEVEL, AFTER_LEVEL, AT_END };
+
+/* Levels of the shape exchanges send, ["<decimal>","<decimal>"] with no whitespace, one after another from
+ * S->i in one tight loop (locals only, so level stores cannot make the compiler reload the scanner state).
+ * It accepts exactly what the general path accepts for that shape, with the same spans and values, and
+ * consumes nothing of a level it does not read, so the general path then reads it with all its checks and
+ * reports any error at the same offset. */
+static inline int fast_levels(scan_t *S, int side, size_t *count_io) {
     const char *s = S->s;
-    size_t i = S->i, n = S->n, end;
-    if (i + 2 > n || s[i] != '[' || s[i + 1] != '"') return 0;
-    size_t px_start = i + 2;
-    if ((end = quoted_decimal(s + px_start, n - px_start, &lv->px_value)) == (size_t)-1) return 0;
-    size_t j = px_start + end;
-    if (j + 3 > n || s[j + 1] != ',' || s[j + 2] != '"') return 0; /* s[j] is the closing quote */
-    size_t qty_start = j + 3;
-    if ((end = quoted_decimal(s + qty_start, n - qty_start, &lv->qty_value)) == (size_t)-1) return 0;
-    size_t k = qty_start + end;
-    if (k + 2 > n || s[k + 1] != ']') return 0;
-    lv->px = s + px_start;
-    lv->px_len = (uint32_t)(j - px_start);
-    lv->qty = s + qty_start;
-    lv->qty_len = (uint32_t)end;
-    lv->parsed = CF_PARSED_PX | CF_PARSED_QTY;
-    S->i = k + 2;
-    return 1;
+    const size_t n = S->n, cap = S->cap[side];
+    cf_text_level *const levels = S->levels[side];
+    size_t i = S->i, count = *count_io, end;
+    int where = AT_LEVEL;
+    cf_text_level spare;
+    for (;;) {
+        cf_text_level *lv = CF_LIKELY(count < cap) ? &levels[count] : &spare;
+        if (i + 2 > n || s[i] != '[' || s[i + 1] != '"') break;
+        size_t px_start = i + 2;
+        if ((end = quoted_decimal(s + px_start, n - px_start, &lv->px_value)) == (size_t)-1) break;
+        size_t j = px_start + end; /* s[j] is the closing quote */
+        if (j + 3 > n || s[j + 1] != ',' || s[j + 2] != '"') break;
+        size_t qty_start = j + 3;
+        if ((end = quoted_decimal(s + qty_start, n - qty_start, &lv->qty_value)) == (size_t)-1) break;
+        size_t k = qty_start + end;
+        if (k + 2 > n || s[k + 1] != ']') break;
+        lv->px = s + px_start;
+        lv->px_len = (uint32_t)(j - px_start);
+        lv->qty = s + qty_start;
+        lv->qty_len = (uint32_t)end;
+        lv->parsed = CF_PARSED_PX | CF_PARSED_QTY;
+        count++;
+        i = k + 2;
+        if (CF_LIKELY(i < n && s[i] == ',')) {
+            i++;
+            continue;
+        }
+        if (i < n && s[i] == ']') {
+            i++;
+            where = AT_END;
+        } else {
+            where = AFTER_LEVEL;
+        }
+        break;
+    }
+    S->overflow |= count > cap;
+    S->i = i;
+    *count_io = count;
+    return where;
 }
 
 /* [[price, quantity, ...extra], ...]: spans (and parsed values) of the first two elements of each level. */
@@ -443,10 +471,9 @@ static cf_status scan_levels(scan_t *S, int side, int depth) {
             cf_decimal px_value, qty_value;
             int px_parsed, qty_parsed;
             cf_status st;
-            cf_text_level spare;
-            if (CF_LIKELY(fast_level(S, count < S->cap[side] ? &S->levels[side][count] : &spare))) {
-                S->overflow |= count >= S->cap[side];
-                count++;
+            int where = fast_levels(S, side, &count);
+            if (CF_LIKELY(where == AT_END)) break;
+            if (where == AFTER_LEVEL) {
                 if (accept(S, ',')) continue;
                 if (accept(S, ']')) break;
                 return CF_EBADMSG;
