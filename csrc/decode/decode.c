@@ -3,7 +3,14 @@
 
 #include <string.h>
 
-#if defined(__SSE2__) && defined(CF_DECIMAL_SWAR)
+/* The fast paths (eight bytes, or a 32-byte window, at a time) each read one common shape and leave
+ * anything else, untouched, to the general byte-wise scanner. Built with CF_DECODE_GENERAL_ONLY, only the
+ * latter is left: tests/c/test_decode_fast_paths.c checks that both builds agree on every input. */
+#if defined(CF_DECIMAL_SWAR) && !defined(CF_DECODE_GENERAL_ONLY)
+#define CF_DECODE_FAST 1
+#endif
+
+#if defined(__SSE2__) && defined(CF_DECODE_FAST)
 #include <emmintrin.h> /* SSE2 is part of every x86-64: no runtime dispatch needed */
 #define CF_LEVEL_SSE2 1
 #endif
@@ -120,7 +127,7 @@ static cf_status scan_string(scan_t *S, cf_span *out, int *escaped) {
     size_t i = S->i + 1, start = i;
     int esc = 0;
     for (;;) {
-#ifdef CF_DECIMAL_SWAR
+#ifdef CF_DECODE_FAST
         /* Eight plain bytes at a time; the byte loop below takes over at the first one that needs a look. */
         while (i + 8 <= S->n) {
             uint64_t w;
@@ -382,7 +389,7 @@ static inline size_t quoted_decimal(const char *s, size_t avail, cf_decimal *out
  * (a fraction or exponent after the digits included). Sixteen digits never overflow int64. Real USD-M
  * depth: ~10 -> ~4 instructions per digit (callgrind). */
 static inline int plain_int(scan_t *S, int64_t *out) {
-#ifdef CF_DECIMAL_SWAR
+#ifdef CF_DECODE_FAST
     const char *s = S->s + S->i;
     if (S->n - S->i < 17 || s[0] < '1' || s[0] > '9') return 0;
     uint64_t hi, lo;
@@ -570,6 +577,7 @@ static cf_status scan_levels(scan_t *S, int side, int depth) {
             cf_decimal px_value, qty_value;
             int px_parsed, qty_parsed;
             cf_status st;
+#ifdef CF_DECODE_FAST
             int where = fast_levels(S, side, &count);
             if (CF_LIKELY(where == AT_END)) break;
             if (where == AFTER_LEVEL) {
@@ -577,6 +585,7 @@ static cf_status scan_levels(scan_t *S, int side, int depth) {
                 if (accept(S, ']')) break;
                 return CF_EBADMSG;
             }
+#endif
             if (!accept(S, '[')) {
                 skip_ws(S);
                 return wrong_type(S, depth + 1);
