@@ -76,8 +76,8 @@ def decode_fast_paths_binary(tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_c_decode_fast_paths_agree_with_the_general_scanner_under_sanitizers(decode_fast_paths_binary, seed):
-    run = subprocess.run([str(decode_fast_paths_binary), "200000", str(seed)], capture_output=True, text=True,
-                         timeout=300)
+    run = subprocess.run([str(decode_fast_paths_binary), "200000", str(seed)], check=False, capture_output=True,
+                         text=True, timeout=300)
 
     assert run.returncode == 0, run.stdout + run.stderr
     assert "ok: 200000 iterations" in run.stdout
