@@ -467,39 +467,31 @@ static inline window_masks classify32(const char *p) {
     return m;
 }
 
-/* The decimal text p[a..e) of a window (1 <= a < e <= 31), given its masks: 1 and *out exactly as
- * cf_decimal_scan reads it when it is digits with at most one inner dot, 8 digits at most; else 0. */
-static inline int window_decimal(const char *p, const window_masks *m, uint32_t a, uint32_t e, cf_decimal *out) {
-    uint32_t region = (1u << e) - (1u << a);
-    if (!(m->digit >> a & 1u) || (region & ~(m->digit | m->dot)) || a > 23) return 0; /* a + 9 <= 32 below */
-    uint64_t w;
+/* The value of the decimal text p[a..e) of a window, already checked: digits with at most one dot at
+ * dots (a bit mask, or 0), a digit at each end, 8 digits at most, a <= 23 (so p[a..a+9) lies inside).
+ * *out is exactly what cf_decimal_scan reads. No branches: with or without a dot, the same steps. */
+static inline void window_decimal(const char *p, const window_masks *m, uint32_t a, uint32_t e, uint32_t dots,
+                                  cf_decimal *out) {
+    uint32_t dot = (uint32_t)__builtin_ctz(dots | 1u << e); /* e when there is no dot */
+    uint32_t int_len = dot - a;                              /* 1..8 */
+    uint64_t w, after_dot;
     memcpy(&w, p + a, 8);
-    uint32_t dots = region & m->dot;
-    if (!dots) {
-        if (e - a > 8) return 0;
-        out->mantissa = (int64_t)cf_swar_digits(w, e - a);
-        out->decimals = 0;
-        return 1;
-    }
-    uint32_t dot = (uint32_t)__builtin_ctz(dots);
-    if ((dots & (dots - 1)) || !(m->digit >> (e - 1) & 1u) || e - a - 1 > 8) return 0;
-    /* squeeze the dot out: p[a..dot) ++ p[dot+1..a+9) holds every digit, in order */
-    uint64_t after_dot;
     memcpy(&after_dot, p + a + 1, 8);
-    uint32_t int_len = dot - a; /* 1..7: a digit on each side of the dot, 8 digits at most */
-    uint64_t int_bytes = (1ULL << (8 * int_len)) - 1;
+    /* squeeze the dot out: p[a..dot) ++ p[dot+1..a+9) holds every digit, in order */
+    uint64_t int_bytes = ~0ULL >> (64 - 8 * int_len);
     uint64_t digits = (w & int_bytes) | (after_dot & ~int_bytes);
-    /* Trailing fractional zeros carry no value: keep the digits up to the last non-zero one after the dot. */
-    uint32_t nonzero = m->digit & ~m->zero & region & ~((2u << dot) - 1u);
-    uint32_t kept_decimals = nonzero ? 31u - (uint32_t)__builtin_clz(nonzero) - dot : 0u;
+    /* Trailing fractional zeros carry no value: keep the digits up to the last non-zero one after the dot
+     * (the dot's own bit stands in when there is none, or no dot). */
+    uint32_t nonzero = m->digit & ~m->zero & ((1u << e) - 1u) & ~((2u << dot) - 1u);
+    uint32_t kept_decimals = 31u - (uint32_t)__builtin_clz(nonzero | 1u << dot) - dot;
     out->mantissa = (int64_t)cf_swar_digits(digits, int_len + kept_decimals);
     out->decimals = (int32_t)kept_decimals;
-    return 1;
 }
 
 /* plain_level for a level that lies within the 32 bytes at s + i (the caller checked they exist): one set
- * of vector compares classifies both values at once. Real USD-M depth: ~265 -> ~130 instructions per level
- * (callgrind). */
+ * of vector compares classifies both values, and one test checks both against the general reader's rules
+ * for the decimals it takes here: [0-9]+(.[0-9]+)? with 8 digits at most. Real USD-M depth, decode only:
+ * 1.14 -> 0.96 us per message with a check per value, -> 0.87 us with this single check. */
 static inline int window_level(const char *s, size_t i, cf_text_level *lv, size_t *next) {
     const char *p = s + i;
     if (p[0] != '[') return 0;
@@ -507,13 +499,20 @@ static inline int window_level(const char *s, size_t i, cf_text_level *lv, size_
     uint32_t later = m.quote & ~3u;
     if (!(m.quote & 2u) || !later) return 0;
     uint32_t px_end = (uint32_t)__builtin_ctz(later);
-    if (px_end > 27 || p[px_end + 1] != ',' || p[px_end + 2] != '"') return 0;
-    uint32_t qty_start = px_end + 3, rest = m.quote >> qty_start;
+    if (px_end > 20 || p[px_end + 1] != ',' || p[px_end + 2] != '"') return 0;
+    uint32_t qty_start = px_end + 3, rest = m.quote >> qty_start; /* qty_start <= 23 */
     if (!rest) return 0;
     uint32_t qty_end = qty_start + (uint32_t)__builtin_ctz(rest);
     if (qty_end > 30 || p[qty_end + 1] != ']') return 0;
-    if (!window_decimal(p, &m, 2, px_end, &lv->px_value) || !window_decimal(p, &m, qty_start, qty_end, &lv->qty_value))
-        return 0;
+    uint32_t px_region = (1u << px_end) - (1u << 2), qty_region = (1u << qty_end) - (1u << qty_start);
+    uint32_t px_dots = px_region & m.dot, qty_dots = qty_region & m.dot;
+    /* first and last byte of each value; an empty value puts a quote there */
+    uint32_t ends = 1u << 2 | 1u << (px_end - 1) | 1u << qty_start | 1u << (qty_end - 1);
+    uint32_t bad = ((px_region | qty_region) & ~(m.digit | m.dot)) | (ends & ~m.digit) |
+                   (px_dots & (px_dots - 1u)) | (qty_dots & (qty_dots - 1u));
+    if (bad || px_end - 2 - (px_dots != 0) > 8 || qty_end - qty_start - (qty_dots != 0) > 8) return 0;
+    window_decimal(p, &m, 2, px_end, px_dots, &lv->px_value);
+    window_decimal(p, &m, qty_start, qty_end, qty_dots, &lv->qty_value);
     lv->px = p + 2;
     lv->px_len = px_end - 2;
     lv->qty = p + qty_start;
