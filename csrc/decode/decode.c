@@ -333,8 +333,8 @@ cf_status cf_decode_int(const char *s, size_t n, int64_t *out) {
  * at most in all ("63943.90", "0.021"), then the closing quote. s[0..avail) follows the opening quote and
  * avail >= 10. The dot is squeezed out of the 8-byte word, so one eight-digit multiply gives the mantissa
  * (cf_decimal_scan reads the two parts separately). Returns the length before the closing quote with *out
- * exactly as cf_decimal_scan sets it, or 0 for any other text (which cf_decimal_scan then reads). On real
- * USD-M depth: 77 -> 33 instructions per value (callgrind). */
+ * exactly as cf_decimal_scan sets it, or 0 for any other text (which cf_decimal_scan then reads). It serves
+ * the levels the 32-byte window cannot (the message tail, and machines without SSE2). */
 static inline size_t quoted_decimal8(const char *s, cf_decimal *out) {
     uint64_t w, shifted;
     memcpy(&w, s, 8);
@@ -385,10 +385,9 @@ static inline size_t quoted_decimal(const char *s, size_t avail, cf_decimal *out
     return end;
 }
 
-/* A JSON integer of 1 to 16 digits, no sign and no leading zero (ids and times as exchanges send them),
+/* A JSON integer of 1 to 15 digits, no sign and no leading zero (ids and times as exchanges send them),
  * read eight digits at a time: 1 and its value, or 0 and nothing consumed, and the general path decides
- * (a fraction or exponent after the digits included). Sixteen digits never overflow int64. Real USD-M
- * depth: ~10 -> ~4 instructions per digit (callgrind). */
+ * (a fraction or exponent after the digits included). Fifteen digits never overflow int64. */
 static inline int plain_int(scan_t *S, int64_t *out) {
 #ifdef CF_DECODE_FAST
     const char *s = S->s + S->i;
@@ -747,7 +746,7 @@ static int key_is(cf_span key, const char *name) {
 }
 
 /* Messages list their keys in one order and layouts are written in that order, so the search starts after
- * the key found last and usually matches at once. Real USD-M depth: ~80 -> ~20 instructions per key. */
+ * the key found last and usually matches at once. Header-only real USD-M messages: 167 -> 158 ns each. */
 static int lookup(scan_t *S, cf_span key) {
     const cf_layout *layout = S->layout;
     const uint32_t n = layout->n_keys;
