@@ -122,6 +122,30 @@ static cf_status grow_scales(cf_sync *s, int32_t px_decimals, int32_t qty_decima
     return CF_OK;
 }
 
+/* The steady state of quantize, in one tight pass: every value already parsed by the decoder, non-negative
+ * and on a grid of step 1 with at least its decimals, so a tick count is one multiply. 0 as soon as a level
+ * is anything else; quantize then starts over with all its checks (what it writes here is overwritten).
+ * Real USD-M depth: 59 -> 29 instructions per level (callgrind). */
+static int quantize_plain(const cf_sync *s, const cf_text_level *text, size_t n, cf_level *out) {
+    static const int64_t P10[CF_DECIMAL_MAX_DECIMALS + 1] = {
+        1LL, 10LL, 100LL, 1000LL, 10000LL, 100000LL, 1000000LL, 10000000LL, 100000000LL, 1000000000LL,
+        10000000000LL, 100000000000LL, 1000000000000LL, 10000000000000LL, 100000000000000LL,
+        1000000000000000LL, 10000000000000000LL, 100000000000000000LL, 1000000000000000000LL,
+    };
+    const int32_t px_decimals = s->px_scale.decimals, qty_decimals = s->qty_scale.decimals;
+    if (s->px_scale.step != 1 || s->qty_scale.step != 1) return 0;
+    for (size_t k = 0; k < n; k++) {
+        const cf_text_level *t = &text[k];
+        if (CF_UNLIKELY(t->parsed != (CF_PARSED_PX | CF_PARSED_QTY))) return 0;
+        int32_t px_shift = px_decimals - t->px_value.decimals, qty_shift = qty_decimals - t->qty_value.decimals;
+        if (CF_UNLIKELY((t->px_value.mantissa | t->qty_value.mantissa) < 0 || (px_shift | qty_shift) < 0)) return 0;
+        if (CF_UNLIKELY(__builtin_mul_overflow(t->px_value.mantissa, P10[px_shift], &out[k].px) ||
+                        __builtin_mul_overflow(t->qty_value.mantissa, P10[qty_shift], &out[k].qty)))
+            return 0;
+    }
+    return 1;
+}
+
 /* Parse and scale every level of a message into s->levels (bids then asks), or fail without side effects
  * on the book (an inferred scale may have grown, which changes no value). One pass while every value fits
  * the current scales (the steady state); a second one after an inferred scale grows. */
@@ -129,6 +153,9 @@ static cf_status quantize(cf_sync *s, const cf_text_level *bids, size_t n_bids, 
                           size_t n_asks) {
     size_t n = n_bids + n_asks;
     if (!ensure_scratch(s, n)) return fail(s, CF_ENOMEM, n_bids, 0, 0);
+    if (CF_LIKELY(quantize_plain(s, bids, n_bids, s->levels) &&
+                  quantize_plain(s, asks, n_asks, s->levels + n_bids)))
+        return CF_OK;
     int32_t px_dec = s->px_scale.decimals, qty_dec = s->qty_scale.decimals;
     size_t px_widest = 0, qty_widest = 0;
     int fits = 1;

@@ -3,6 +3,18 @@
 
 #include <string.h>
 
+/* The fast paths (eight bytes, or a 32-byte window, at a time) each read one common shape and leave
+ * anything else, untouched, to the general byte-wise scanner. Built with CF_DECODE_GENERAL_ONLY, only the
+ * latter is left: tests/c/test_decode_fast_paths.c checks that both builds agree on every input. */
+#if defined(CF_DECIMAL_SWAR) && !defined(CF_DECODE_GENERAL_ONLY)
+#define CF_DECODE_FAST 1
+#endif
+
+#if defined(__SSE2__) && defined(CF_DECODE_FAST)
+#include <emmintrin.h> /* SSE2 is part of every x86-64: no runtime dispatch needed */
+#define CF_LEVEL_SSE2 1
+#endif
+
 /* Deep enough for any exchange message; deeper input is junk and refused before the stack suffers. */
 #define MAX_DEPTH 64
 
@@ -16,6 +28,7 @@ typedef struct {
     size_t cap[2];
     int overflow;
     int32_t field; /* field being read, for error reports */
+    uint32_t next_key; /* layout key after the last one found: where lookup starts */
 } scan_t;
 
 typedef enum { KIND_INT, KIND_TEXT, KIND_BOOL, KIND_LEVELS } field_kind;
@@ -94,6 +107,20 @@ static size_t utf8_len(const unsigned char *s, size_t i, size_t n) {
     return len;
 }
 
+#ifdef CF_DECIMAL_SWAR
+/* 0x80 in each byte of w equal to b (exact: no carry crosses a byte). */
+static inline uint64_t swar_bytes_equal(uint64_t w, uint64_t b) {
+    uint64_t x = w ^ (b * 0x0101010101010101ULL);
+    return ~(((x & 0x7F7F7F7F7F7F7F7FULL) + 0x7F7F7F7F7F7F7F7FULL) | x) & 0x8080808080808080ULL;
+}
+
+/* 0x80 in each byte of w that a string scan must look at: '"', '\\', a control byte or a non-ASCII byte. */
+static inline uint64_t swar_string_stops(uint64_t w) {
+    uint64_t control = ~(((w & 0x7F7F7F7F7F7F7F7FULL) + 0x6060606060606060ULL) | w) & 0x8080808080808080ULL;
+    return swar_bytes_equal(w, '"') | swar_bytes_equal(w, '\\') | control | (w & 0x8080808080808080ULL);
+}
+#endif
+
 /* A string at S->i (the opening quote). The span excludes the quotes; *escaped tells whether it holds
  * a backslash escape (then the span is raw JSON text, not the string's value). */
 static cf_status scan_string(scan_t *S, cf_span *out, int *escaped) {
@@ -101,6 +128,19 @@ static cf_status scan_string(scan_t *S, cf_span *out, int *escaped) {
     size_t i = S->i + 1, start = i;
     int esc = 0;
     for (;;) {
+#ifdef CF_DECODE_FAST
+        /* Eight plain bytes at a time; the byte loop below takes over at the first one that needs a look. */
+        while (i + 8 <= S->n) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            uint64_t stops = swar_string_stops(w);
+            if (stops) {
+                i += (size_t)__builtin_ctzll(stops) >> 3;
+                break;
+            }
+            i += 8;
+        }
+#endif
         if (CF_UNLIKELY(i >= S->n)) return CF_EBADMSG;
         unsigned c = s[i];
         if (c == '"') break;
@@ -288,28 +328,241 @@ cf_status cf_decode_int(const char *s, size_t n, int64_t *out) {
     return CF_OK;
 }
 
-/* The level shape exchanges send, ["<decimal>","<decimal>"] with no whitespace, read with no detour; 0
- * (and nothing consumed) for anything else, which the general path then reads with all its checks. It
- * accepts exactly what the general path accepts for that shape, with the same spans and values. */
-static inline int fast_level(scan_t *S, cf_text_level *lv) {
-    const char *s = S->s;
-    size_t i = S->i, n = S->n, end;
+#ifdef CF_DECIMAL_SWAR
+/* The decimal inside a JSON string as exchanges write prices and sizes: digits, a dot and digits, 8 digits
+ * at most in all ("63943.90", "0.021"), then the closing quote. s[0..avail) follows the opening quote and
+ * avail >= 10. The dot is squeezed out of the 8-byte word, so one eight-digit multiply gives the mantissa
+ * (cf_decimal_scan reads the two parts separately). Returns the length before the closing quote with *out
+ * exactly as cf_decimal_scan sets it, or 0 for any other text (which cf_decimal_scan then reads). It serves
+ * the levels the 32-byte window cannot (the message tail, and machines without SSE2). */
+static inline size_t quoted_decimal8(const char *s, cf_decimal *out) {
+    uint64_t w, shifted;
+    memcpy(&w, s, 8);
+    uint64_t nd = cf_swar_nondigits(w);
+    if (CF_UNLIKELY(!nd)) { /* eight digits: an integer, or longer than this reader takes */
+        if (s[8] != '"') return 0;
+        out->mantissa = (int64_t)cf_swar_digits(w, 8);
+        out->decimals = 0;
+        return 8;
+    }
+    uint32_t int_len = (uint32_t)__builtin_ctzll(nd) >> 3;
+    if (CF_UNLIKELY(int_len == 0)) return 0; /* '-', '.5', junk: the general reader decides */
+    if (s[int_len] != '.') {
+        if (s[int_len] != '"') return 0;
+        out->mantissa = (int64_t)cf_swar_digits(w, int_len);
+        out->decimals = 0;
+        return int_len;
+    }
+    /* digits = the integer digits, then the bytes after the dot: s[0..int_len) ++ s[int_len+1..9) */
+    memcpy(&shifted, s + 1, 8);
+    uint64_t int_bytes = (1ULL << (8 * int_len)) - 1; /* int_len <= 7 */
+    uint64_t digits = (w & int_bytes) | (shifted & ~int_bytes);
+    uint64_t dnd = cf_swar_nondigits(digits);
+    uint32_t n_digits = dnd ? (uint32_t)__builtin_ctzll(dnd) >> 3 : 8;
+    if (n_digits == int_len || s[n_digits + 1] != '"') return 0; /* "5." or more than 8 digits or junk */
+    /* Trailing fractional zeros carry no value: keep the digits up to the last non-zero one after the dot. */
+    uint64_t fraction = (n_digits == 8 ? ~0ULL : (1ULL << (8 * n_digits)) - 1) & ~int_bytes;
+    uint64_t nonzero = ~cf_swar_zeros(digits) & 0x8080808080808080ULL & fraction;
+    nonzero |= 0x80ULL << (8 * (int_len - 1)); /* the last integer digit: no branch on "0.000" */
+    uint32_t kept = (uint32_t)(64 - __builtin_clzll(nonzero)) >> 3;
+    out->mantissa = (int64_t)cf_swar_digits(digits, kept);
+    out->decimals = (int32_t)(kept - int_len);
+    return n_digits + 1;
+}
+#endif
+
+/* A quoted decimal's text from s[0..avail) (just past the opening quote) into *out: its length before the
+ * closing quote, or (size_t)-1 when it is not exactly a decimal followed by a quote. */
+static inline size_t quoted_decimal(const char *s, size_t avail, cf_decimal *out) {
+    size_t end;
+#ifdef CF_DECIMAL_SWAR
+    if (CF_LIKELY(avail >= 10)) {
+        size_t len = quoted_decimal8(s, out);
+        if (CF_LIKELY(len)) return len;
+    }
+#endif
+    if (cf_decimal_scan(s, avail, out, &end) != CF_OK || end >= avail || s[end] != '"') return (size_t)-1;
+    return end;
+}
+
+/* A JSON integer of 1 to 15 digits, no sign and no leading zero (ids and times as exchanges send them),
+ * read eight digits at a time: 1 and its value, or 0 and nothing consumed, and the general path decides
+ * (a fraction or exponent after the digits included). Fifteen digits never overflow int64. */
+static inline int plain_int(scan_t *S, int64_t *out) {
+#ifdef CF_DECODE_FAST
+    const char *s = S->s + S->i;
+    if (S->n - S->i < 17 || s[0] < '1' || s[0] > '9') return 0;
+    uint64_t hi, lo;
+    memcpy(&hi, s, 8);
+    memcpy(&lo, s + 8, 8);
+    uint64_t hi_nd = cf_swar_nondigits(hi);
+    uint64_t value;
+    size_t len;
+    if (hi_nd) {
+        len = (size_t)__builtin_ctzll(hi_nd) >> 3;
+        value = cf_swar_digits(hi, (uint32_t)len);
+    } else {
+        uint64_t lo_nd = cf_swar_nondigits(lo);
+        if (!lo_nd) return 0; /* more than 16 digits */
+        size_t lo_len = (size_t)__builtin_ctzll(lo_nd) >> 3;
+        static const uint64_t P10[8] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
+        value = cf_swar_digits(hi, 8) * P10[lo_len] + (lo_len ? cf_swar_digits(lo, (uint32_t)lo_len) : 0);
+        len = 8 + lo_len;
+    }
+    if (s[len] == '.' || s[len] == 'e' || s[len] == 'E') return 0;
+    *out = (int64_t)value;
+    S->i += len;
+    return 1;
+#else
+    (void)S;
+    (void)out;
+    return 0;
+#endif
+}
+
+/* One level ["<decimal>","<decimal>"] at s[i] (no whitespace), read byte by byte: 1 with *lv filled and
+ * *next just past its ']', or 0. */
+static inline int plain_level(const char *s, size_t i, size_t n, cf_text_level *lv, size_t *next) {
+    size_t end;
     if (i + 2 > n || s[i] != '[' || s[i + 1] != '"') return 0;
     size_t px_start = i + 2;
-    if (cf_decimal_scan(s + px_start, n - px_start, &lv->px_value, &end) != CF_OK) return 0;
-    size_t j = px_start + end;
-    if (j + 3 > n || s[j] != '"' || s[j + 1] != ',' || s[j + 2] != '"') return 0;
+    if ((end = quoted_decimal(s + px_start, n - px_start, &lv->px_value)) == (size_t)-1) return 0;
+    size_t j = px_start + end; /* s[j] is the closing quote */
+    if (j + 3 > n || s[j + 1] != ',' || s[j + 2] != '"') return 0;
     size_t qty_start = j + 3;
-    if (cf_decimal_scan(s + qty_start, n - qty_start, &lv->qty_value, &end) != CF_OK) return 0;
+    if ((end = quoted_decimal(s + qty_start, n - qty_start, &lv->qty_value)) == (size_t)-1) return 0;
     size_t k = qty_start + end;
-    if (k + 2 > n || s[k] != '"' || s[k + 1] != ']') return 0;
+    if (k + 2 > n || s[k + 1] != ']') return 0;
     lv->px = s + px_start;
     lv->px_len = (uint32_t)(j - px_start);
     lv->qty = s + qty_start;
     lv->qty_len = (uint32_t)end;
-    lv->parsed = CF_PARSED_PX | CF_PARSED_QTY;
-    S->i = k + 2;
+    *next = k + 2;
     return 1;
+}
+
+#ifdef CF_LEVEL_SSE2
+/* One bit per byte of a 32-byte window: where it holds a quote, a dot, a digit, a '0'. */
+typedef struct {
+    uint32_t quote, dot, digit, zero;
+} window_masks;
+
+static inline uint32_t mask32(__m128i lo, __m128i hi) {
+    return (uint32_t)_mm_movemask_epi8(lo) | (uint32_t)_mm_movemask_epi8(hi) << 16;
+}
+
+static inline window_masks classify32(const char *p) {
+    __m128i lo = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i hi = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
+    const __m128i quote = _mm_set1_epi8('"'), dot = _mm_set1_epi8('.'), zero = _mm_set1_epi8('0');
+    const __m128i below = _mm_set1_epi8('0' - 1), above = _mm_set1_epi8('9' + 1);
+    /* signed compares: bytes >= 0x80 are negative, so never digits */
+    __m128i digit_lo = _mm_and_si128(_mm_cmpgt_epi8(lo, below), _mm_cmplt_epi8(lo, above));
+    __m128i digit_hi = _mm_and_si128(_mm_cmpgt_epi8(hi, below), _mm_cmplt_epi8(hi, above));
+    window_masks m;
+    m.quote = mask32(_mm_cmpeq_epi8(lo, quote), _mm_cmpeq_epi8(hi, quote));
+    m.dot = mask32(_mm_cmpeq_epi8(lo, dot), _mm_cmpeq_epi8(hi, dot));
+    m.digit = mask32(digit_lo, digit_hi);
+    m.zero = mask32(_mm_cmpeq_epi8(lo, zero), _mm_cmpeq_epi8(hi, zero));
+    return m;
+}
+
+/* The value of the decimal text p[a..e) of a window, already checked: digits with at most one dot at
+ * dots (a bit mask, or 0), a digit at each end, 8 digits at most, a <= 23 (so p[a..a+9) lies inside).
+ * *out is exactly what cf_decimal_scan reads. No branches: with or without a dot, the same steps. */
+static inline void window_decimal(const char *p, const window_masks *m, uint32_t a, uint32_t e, uint32_t dots,
+                                  cf_decimal *out) {
+    uint32_t dot = (uint32_t)__builtin_ctz(dots | 1u << e); /* e when there is no dot */
+    uint32_t int_len = dot - a;                              /* 1..8 */
+    uint64_t w, after_dot;
+    memcpy(&w, p + a, 8);
+    memcpy(&after_dot, p + a + 1, 8);
+    /* squeeze the dot out: p[a..dot) ++ p[dot+1..a+9) holds every digit, in order */
+    uint64_t int_bytes = ~0ULL >> (64 - 8 * int_len);
+    uint64_t digits = (w & int_bytes) | (after_dot & ~int_bytes);
+    /* Trailing fractional zeros carry no value: keep the digits up to the last non-zero one after the dot
+     * (the dot's own bit stands in when there is none, or no dot). */
+    uint32_t nonzero = m->digit & ~m->zero & ((1u << e) - 1u) & ~((2u << dot) - 1u);
+    uint32_t kept_decimals = 31u - (uint32_t)__builtin_clz(nonzero | 1u << dot) - dot;
+    out->mantissa = (int64_t)cf_swar_digits(digits, int_len + kept_decimals);
+    out->decimals = (int32_t)kept_decimals;
+}
+
+/* plain_level for a level that lies within the 32 bytes at s + i (the caller checked they exist): one set
+ * of vector compares classifies both values, and one test checks both against the general reader's rules
+ * for the decimals it takes here: [0-9]+(.[0-9]+)? with 8 digits at most. Real USD-M depth, decode only:
+ * 1.14 -> 0.96 us per message with a check per value, -> 0.87 us with this single check. */
+static inline int window_level(const char *s, size_t i, cf_text_level *lv, size_t *next) {
+    const char *p = s + i;
+    if (p[0] != '[') return 0;
+    window_masks m = classify32(p);
+    uint32_t later = m.quote & ~3u;
+    if (!(m.quote & 2u) || !later) return 0;
+    uint32_t px_end = (uint32_t)__builtin_ctz(later);
+    if (px_end > 20 || p[px_end + 1] != ',' || p[px_end + 2] != '"') return 0;
+    uint32_t qty_start = px_end + 3, rest = m.quote >> qty_start; /* qty_start <= 23 */
+    if (!rest) return 0;
+    uint32_t qty_end = qty_start + (uint32_t)__builtin_ctz(rest);
+    if (qty_end > 30 || p[qty_end + 1] != ']') return 0;
+    uint32_t px_region = (1u << px_end) - (1u << 2), qty_region = (1u << qty_end) - (1u << qty_start);
+    uint32_t px_dots = px_region & m.dot, qty_dots = qty_region & m.dot;
+    /* first and last byte of each value; an empty value puts a quote there */
+    uint32_t ends = 1u << 2 | 1u << (px_end - 1) | 1u << qty_start | 1u << (qty_end - 1);
+    uint32_t bad = ((px_region | qty_region) & ~(m.digit | m.dot)) | (ends & ~m.digit) |
+                   (px_dots & (px_dots - 1u)) | (qty_dots & (qty_dots - 1u));
+    if (bad || px_end - 2 - (px_dots != 0) > 8 || qty_end - qty_start - (qty_dots != 0) > 8) return 0;
+    window_decimal(p, &m, 2, px_end, px_dots, &lv->px_value);
+    window_decimal(p, &m, qty_start, qty_end, qty_dots, &lv->qty_value);
+    lv->px = p + 2;
+    lv->px_len = px_end - 2;
+    lv->qty = p + qty_start;
+    lv->qty_len = qty_end - qty_start;
+    *next = i + qty_end + 2;
+    return 1;
+}
+#endif
+
+/* Where fast_levels stopped: at the start of a level it does not read (or past a comma), just after a
+ * level (whitespace follows), or past the closing bracket of the array. */
+enum { AT_LEVEL, AFTER_LEVEL, AT_END };
+
+/* Levels of the shape exchanges send, ["<decimal>","<decimal>"] with no whitespace, one after another from
+ * S->i in one tight loop (locals only, so level stores cannot make the compiler reload the scanner state).
+ * It accepts exactly what the general path accepts for that shape, with the same spans and values, and
+ * consumes nothing of a level it does not read, so the general path then reads it with all its checks and
+ * reports any error at the same offset. */
+static inline int fast_levels(scan_t *S, int side, size_t *count_io) {
+    const char *s = S->s;
+    const size_t n = S->n, cap = S->cap[side];
+    cf_text_level *const levels = S->levels[side];
+    size_t i = S->i, count = *count_io;
+    int where = AT_LEVEL;
+    cf_text_level spare;
+    for (;;) {
+        cf_text_level *lv = CF_LIKELY(count < cap) ? &levels[count] : &spare;
+        int ok = 0;
+#ifdef CF_LEVEL_SSE2
+        if (CF_LIKELY(n - i >= 32)) ok = window_level(s, i, lv, &i);
+#endif
+        if (!ok && !plain_level(s, i, n, lv, &i)) break;
+        lv->parsed = CF_PARSED_PX | CF_PARSED_QTY;
+        count++;
+        if (CF_LIKELY(i < n && s[i] == ',')) {
+            i++;
+            continue;
+        }
+        if (i < n && s[i] == ']') {
+            i++;
+            where = AT_END;
+        } else {
+            where = AFTER_LEVEL;
+        }
+        break;
+    }
+    S->overflow |= count > cap;
+    S->i = i;
+    *count_io = count;
+    return where;
 }
 
 /* [[price, quantity, ...extra], ...]: spans (and parsed values) of the first two elements of each level. */
@@ -323,14 +576,15 @@ static cf_status scan_levels(scan_t *S, int side, int depth) {
             cf_decimal px_value, qty_value;
             int px_parsed, qty_parsed;
             cf_status st;
-            cf_text_level spare;
-            if (CF_LIKELY(fast_level(S, count < S->cap[side] ? &S->levels[side][count] : &spare))) {
-                S->overflow |= count >= S->cap[side];
-                count++;
+#ifdef CF_DECODE_FAST
+            int where = fast_levels(S, side, &count);
+            if (CF_LIKELY(where == AT_END)) break;
+            if (where == AFTER_LEVEL) {
                 if (accept(S, ',')) continue;
                 if (accept(S, ']')) break;
                 return CF_EBADMSG;
             }
+#endif
             if (!accept(S, '[')) {
                 skip_ws(S);
                 return wrong_type(S, depth + 1);
@@ -406,6 +660,8 @@ static cf_status read_field(scan_t *S, cf_field f, int depth) {
         if (peek(S) == '"') {
             st = scan_string(S, &span, &flag);
             if (st == CF_OK) st = flag ? CF_ETYPE : cf_decode_int(span.p, span.len, &rec->ints[f]);
+        } else if (CF_LIKELY(plain_int(S, &rec->ints[f]))) {
+            st = CF_OK;
         } else if (peek(S) == '-' || (peek(S) >= '0' && peek(S) <= '9')) {
             st = scan_number(S, &span, &flag);
             if (st == CF_OK) st = flag ? cf_decode_int(span.p, span.len, &rec->ints[f]) : CF_ETYPE;
@@ -481,16 +737,29 @@ static int unescape_key(cf_span key, char *buf, size_t cap, cf_span *out) {
     return 1;
 }
 
+/* Keys are a few bytes: a plain loop beats strlen + memcmp calls. The NUL check stops at the end of name
+ * even when an escaped key holds a NUL byte. */
 static int key_is(cf_span key, const char *name) {
-    size_t len = strlen(name);
-    return key.len == len && memcmp(key.p, name, len) == 0;
+    for (uint32_t k = 0; k < key.len; k++)
+        if (name[k] == '\0' || name[k] != key.p[k]) return 0;
+    return name[key.len] == '\0';
 }
 
-static int lookup(const cf_layout *layout, cf_span key) {
-    for (uint32_t k = 0; k < layout->n_keys; k++) {
+/* Messages list their keys in one order and layouts are written in that order, so the search starts after
+ * the key found last and usually matches at once. Header-only real USD-M messages: 167 -> 158 ns each. */
+static int lookup(scan_t *S, cf_span key) {
+    const cf_layout *layout = S->layout;
+    const uint32_t n = layout->n_keys;
+    if (!key.len) return -1;
+    uint32_t k = S->next_key < n ? S->next_key : 0;
+    for (uint32_t tried = 0; tried < n; tried++) {
         const char *name = layout->keys[k].name;
-        /* Keys are short: compare the first byte before paying for strlen and memcmp. */
-        if (key.len && name[0] == key.p[0] && key_is(key, name)) return (int)layout->keys[k].field;
+        /* Keys are short: compare the first byte before the rest. */
+        if (name[0] == key.p[0] && key_is(key, name)) {
+            S->next_key = k + 1;
+            return (int)layout->keys[k].field;
+        }
+        if (++k == n) k = 0;
     }
     return -1;
 }
@@ -517,7 +786,7 @@ static cf_status scan_object(scan_t *S, int depth) {
         if (peek(S) != ':') return CF_EBADMSG;
         S->i++;
         skip_ws(S);
-        int field = known ? lookup(layout, key) : -1;
+        int field = known ? lookup(S, key) : -1;
         if (field >= 0) {
             st = read_field(S, (cf_field)field, depth + 1);
         } else if (known && layout->envelope && peek(S) == '{' && key_is(key, layout->envelope)) {
@@ -540,7 +809,7 @@ static cf_status scan_object(scan_t *S, int depth) {
 
 cf_status cf_decode(const cf_layout *layout, const char *msg, size_t len, cf_record *rec, cf_text_level *bids,
                     size_t bids_cap, cf_text_level *asks, size_t asks_cap) {
-    scan_t S = {msg, len, 0, layout, rec, {bids, asks}, {bids_cap, asks_cap}, 0, -1};
+    scan_t S = {msg, len, 0, layout, rec, {bids, asks}, {bids_cap, asks_cap}, 0, -1, 0};
     rec->present = 0;
     rec->stream.p = NULL;
     rec->stream.len = 0;

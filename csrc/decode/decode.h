@@ -7,6 +7,11 @@
  * value is skipped but still checked, so a message is accepted only if it is complete, valid JSON.
  * A combined-stream envelope ({"stream": name, "data": {...}}) is entered transparently.
  *
+ * The shapes exchanges send - levels ["63943.90","0.021"] without whitespace, plain integers, strings
+ * without escapes - are read by fast paths (eight bytes, or a 32-byte SSE2 window, at a time) that accept
+ * exactly what the general scanner accepts and hand it anything else untouched (tests/c checks both agree).
+ * Real USD-M BTCUSDT depth (1,108 bytes, 44 levels): ~0.87 us per message, 1.33 us before the fast paths.
+ *
  * Strings are not copied: the record holds spans into the caller's bytes, which must outlive its use.
  * Input is (pointer, length), never assumed NUL-terminated. No allocation; no global state.
  */

@@ -66,3 +66,18 @@ def test_c_decode_and_sync_survive_mutated_messages_under_sanitizers(decode_fuzz
 
     assert run.returncode == 0, run.stdout + run.stderr
     assert "ok: 300000 iterations" in run.stdout
+
+
+@pytest.fixture(scope="module")
+def decode_fast_paths_binary(tmp_path_factory) -> Path:
+    return build_sanitized(tmp_path_factory, "tests/c/test_decode_fast_paths.c", "tests/c/decode_general.c",
+                           "csrc/decode/decode.c", "csrc/common/decimal.c")
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_c_decode_fast_paths_agree_with_the_general_scanner_under_sanitizers(decode_fast_paths_binary, seed):
+    run = subprocess.run([str(decode_fast_paths_binary), "200000", str(seed)], check=False, capture_output=True,
+                         text=True, timeout=300)
+
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "ok: 200000 iterations" in run.stdout
