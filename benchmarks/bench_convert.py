@@ -39,9 +39,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 import _convert_inputs
+import numpy as np
 
 HERE = Path(__file__).resolve().parent
 
@@ -72,7 +71,7 @@ def run_fresh(cmd: list[str], env: dict | None = None) -> dict:
         else:
             wrapped = [sys.executable, "-c", _RSS_PARENT, rss_file.name, *cmd]
         t = time.perf_counter()
-        proc = subprocess.run(wrapped, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+        proc = subprocess.run(wrapped, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
         wall = time.perf_counter() - t
         if proc.returncode:
             err = proc.stderr.decode(errors="replace")
@@ -107,7 +106,10 @@ def fresh_runs(kind: str, files: list[str], work: Path, repeat: int) -> dict:
     sizes = ours_out.stat().st_size, theirs_out.stat().st_size
     ours_out.unlink()
     theirs_out.unlink()
-    best = lambda runs: min(runs, key=lambda r: r["s"])  # noqa: E731
+
+    def best(runs: list[dict]) -> dict:
+        return min(runs, key=lambda r: r["s"])
+
     return {"crossfury": best(ours), "hbt_cold": best(cold), "hbt_cached": best(cached),
             "rss_mb": (max(r["rss_mb"] for r in ours), max(r["rss_mb"] for r in cold + cached)),
             "npz_mb": (sizes[0] / 1e6, sizes[1] / 1e6), "identical": same}
@@ -146,7 +148,7 @@ def warm_runs(kind: str, files: list[str], repeat: int) -> dict:
     for contender in ("crossfury", "hftbacktest"):
         cmd = [sys.executable, str(Path(__file__).resolve()), "--warm", contender, "--kind", kind,
                "--calls", str(repeat + 1), *files]
-        res = subprocess.run(cmd, capture_output=True, text=True)
+        res = subprocess.run(cmd, check=False, capture_output=True, text=True)
         if res.returncode:
             raise SystemExit(f"bench_convert: warm {contender} {kind} failed:\n{res.stderr[-2000:]}")
         times = json.loads(res.stdout.strip().splitlines()[-1])
@@ -164,7 +166,7 @@ def sort_runs(kind: str, files: list[str]) -> list[dict]:
     if kind == "tardis":
         events = _read_tardis(files, "process", False, None, Report([]))
     else:
-        options = dict(with_bbo=False, with_mark_price=False, sync=False, agg_trades=None)
+        options = {"with_bbo": False, "with_mark_price": False, "sync": False, "agg_trades": None}
         events = _read_recording(files, options, False, None, Report([]))
     rows = events.array()
     out = []
@@ -259,11 +261,11 @@ def main() -> None:
     rows = meta["rows"]
     inputs = {
         "tardis": ([files["trades"], files["book"]],
-                   f"Tardis: {rows['book']:,} book + {rows['trades']:,} trade rows "
-                   f"({sum(Path(p).stat().st_size for p in (files['book'], files['trades'])) / 1e6:.0f} MB gz)"),
+                   (f"Tardis: {rows['book']:,} book + {rows['trades']:,} trade rows "
+                    f"({sum(Path(p).stat().st_size for p in (files['book'], files['trades'])) / 1e6:.0f} MB gz)")),
         "recording": ([files["recording"]],
-                      f"recording: {rows['recording_lines']:,} lines "
-                      f"({Path(files['recording']).stat().st_size / 1e6:.0f} MB gz)"),
+                      (f"recording: {rows['recording_lines']:,} lines "
+                       f"({Path(files['recording']).stat().st_size / 1e6:.0f} MB gz)")),
     }
     results: dict = {"python": platform.python_version(), "cores": os.cpu_count(), "repeat": args.repeat}
     work = Path(tempfile.mkdtemp(prefix="bench-convert-", dir=args.cache))
