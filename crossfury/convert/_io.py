@@ -173,12 +173,13 @@ class NpzWriter:
         self._f = open(self.tmp, "wb")
         self._pool: ThreadPoolExecutor | None = None
         self._pending: deque = deque()
+        self.max_in_flight = 0  # pieces write() may still hold when it returns
         try:
             self._local_header()
             if compress != "none":
                 self._level, self._deflater = (1, _zlib) if compress == "fast" else (6, zlib)
                 threads = max(1, min(DEFLATE_THREADS, os.cpu_count() or 1))
-                self._max_pending = 2 * threads + 1  # bounds the memory held by pieces in flight
+                self.max_in_flight = 2 * threads + 1  # bounds the memory held by pieces in flight
                 self._pool = ThreadPoolExecutor(threads, thread_name_prefix="crossfury-deflate")
             self._put(npy_header(n_rows))
         except BaseException:
@@ -211,7 +212,7 @@ class NpzWriter:
             self._account(view, len(view))
             return
         self._pending.append((view, self._pool.submit(self._deflate, view)))
-        while len(self._pending) > self._max_pending:
+        while len(self._pending) > self.max_in_flight:
             self._write_next()
 
     def _write_next(self) -> None:
@@ -226,7 +227,8 @@ class NpzWriter:
         self.csize += written
 
     def write(self, rows: np.ndarray) -> None:
-        """Append rows of the event dtype; the writer may still read them later: do not modify them."""
+        """Append rows of the event dtype. The writer may still read them until max_in_flight more writes
+        have returned: do not modify them before."""
         if len(rows):
             self._put(np.ascontiguousarray(rows).view(np.uint8))
 
