@@ -4,9 +4,11 @@
  *
  * The argsort is a natural merge sort in the manner of Timsort (Peters, listsort.txt; the run-stack rule
  * as corrected by de Gouw et al., "OpenJDK's java.utils.Collection.sort() is broken", CAV 2015) over an
- * index array, tuned for timestamps: a merge first trims the parts of both runs already in place (binary
- * search), so the runs that jitter between streams leaves behind cost a few comparisons each, and two
- * concatenated files cost only their overlap. No allocation: the caller gives the work area. */
+ * index array, tuned for timestamps: runs grow by short insertions past small jitter, and a merge first
+ * trims the parts of both runs already in place (binary search), so two concatenated files cost only their
+ * overlap. Keys that jitter over many places (local times under a varying latency: many descents in the
+ * first 64k keys) are first scattered into buckets by their top bits, stably, and each bucket is sorted
+ * alone. No allocation: the caller gives the work area. */
 #ifndef CF_ORDER_H
 #define CF_ORDER_H
 
