@@ -28,7 +28,7 @@ except ImportError:  # pragma: no cover - isal is a dependency; zlib is the fall
 
 log = logging.getLogger(__name__)
 
-RAW_BLOCK = 1 << 20  # compressed bytes per read: about 8 MB of text out
+RAW_BLOCK = 1 << 18  # compressed bytes per read: about 2 MB of text out
 PLAIN_BLOCK = 8 << 20
 DEFLATE_THREADS = 2  # npz output: ISA-L level 1 deflates about 0.8 GB/s per core here
 _GZIP_MAGIC = b"\x1f\x8b"
