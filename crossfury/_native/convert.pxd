@@ -18,6 +18,7 @@ cdef extern from "convert/event.h" nogil:
 
 cdef extern from "convert/order.h" nogil:
     cf_status cf_order_argsort(const int64_t *keys, size_t stride, size_t n, int64_t *out, int64_t *tmp)
+    int cf_order_is_sorted(const int64_t *keys, size_t stride, size_t n)
     int64_t cf_order_local_offset(const cf_event *rows, size_t n, int64_t base_latency)
     void cf_order_shift_local(cf_event *rows, size_t n, int64_t offset)
     ctypedef struct cf_order_cursor:

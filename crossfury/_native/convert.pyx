@@ -105,9 +105,14 @@ cdef class Events:
             cf_order_shift_local(self.rows, self.n, offset)
 
     def argsort(self, str key):
-        """Stable order of the rows by exch_ts ("exch") or local_ts ("local")."""
+        """Stable order of the rows by exch_ts ("exch") or local_ts ("local"), or None when the rows are in
+        that order already (the identity: a recording's receive times)."""
         cdef const int64_t *keys = &self.rows[0].exch_ts if key == "exch" else &self.rows[0].local_ts
-        return _argsort(keys, sizeof(cf_event) // sizeof(int64_t), self.n)
+        cdef size_t stride = sizeof(cf_event) // sizeof(int64_t)
+        cdef int in_order
+        with nogil:
+            in_order = cf_order_is_sorted(keys, stride, self.n)
+        return None if in_order else _argsort(keys, stride, self.n)
 
 
 cdef object _argsort(const int64_t *keys, size_t stride, size_t n):
@@ -151,20 +156,33 @@ cdef class Merger:
     cdef readonly object by_local_array
 
     def __cinit__(self, rows, by_exch, by_local):
+        """by_exch, by_local: the row indices in each order, or None where the rows are in it already."""
         if isinstance(rows, Events):
             rows = (<Events>rows).array()
         self._keep = rows
         self.rows = _rows_of(rows, &self.n)
-        self.by_exch_array = np.ascontiguousarray(by_exch, dtype=np.int64)
-        self.by_local_array = np.ascontiguousarray(by_local, dtype=np.int64)
-        if self.by_exch_array.shape != (self.n,) or self.by_local_array.shape != (self.n,):
-            raise ValueError(f"sorted indices must have {self.n} entries each")
-        cdef const int64_t[::1] e = self.by_exch_array
-        cdef const int64_t[::1] l = self.by_local_array
-        self.by_exch = &e[0] if self.n else NULL
-        self.by_local = &l[0] if self.n else NULL
+        self.by_exch_array = self._order(by_exch)
+        self.by_local_array = self._order(by_local)
+        cdef const int64_t[::1] e
+        cdef const int64_t[::1] l
+        self.by_exch = NULL
+        self.by_local = NULL
+        if self.by_exch_array is not None and self.n:
+            e = self.by_exch_array
+            self.by_exch = &e[0]
+        if self.by_local_array is not None and self.n:
+            l = self.by_local_array
+            self.by_local = &l[0]
         self.cursor.exch = self.cursor.local = 0
         cf_order_last_init(&self.last)
+
+    def _order(self, order):
+        if order is None:
+            return None
+        order = np.ascontiguousarray(order, dtype=np.int64)
+        if order.shape != (self.n,):
+            raise ValueError(f"sorted indices must have {self.n} entries each")
+        return order
 
     def count(self):
         """Rows the merge will write from here on."""

@@ -226,6 +226,12 @@ cf_status cf_order_argsort(const int64_t *keys, size_t stride, size_t n, int64_t
     return CF_OK;
 }
 
+int cf_order_is_sorted(const int64_t *keys, size_t stride, size_t n) {
+    for (size_t i = 1; i < n; i++)
+        if (keys[i * stride] < keys[(i - 1) * stride]) return 0;
+    return 1;
+}
+
 int64_t cf_order_local_offset(const cf_event *rows, size_t n, int64_t base_latency) {
     int64_t latency = INT64_MAX;
     for (size_t i = 0; i < n; i++) {
@@ -256,12 +262,14 @@ cf_status cf_order_merge(const cf_event *rows, size_t n, const int64_t *by_exch,
         }
         const cf_event *x = NULL, *y = NULL;
         if (e < n) {
-            if (CF_UNLIKELY((uint64_t)by_exch[e] >= n)) { st = CF_EINVAL; break; }
-            x = &rows[by_exch[e]];
+            size_t at = by_exch ? (size_t)by_exch[e] : e;
+            if (CF_UNLIKELY(at >= n)) { st = CF_EINVAL; break; }
+            x = &rows[at];
         }
         if (l < n) {
-            if (CF_UNLIKELY((uint64_t)by_local[l] >= n)) { st = CF_EINVAL; break; }
-            y = &rows[by_local[l]];
+            size_t at = by_local ? (size_t)by_local[l] : l;
+            if (CF_UNLIKELY(at >= n)) { st = CF_EINVAL; break; }
+            y = &rows[at];
         }
         const cf_event *src;
         uint64_t flags;

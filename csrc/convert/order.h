@@ -23,6 +23,9 @@
  * CF_EINVAL for a NULL buffer with n > 0 or stride 0. */
 cf_status cf_order_argsort(const int64_t *keys, size_t stride, size_t n, int64_t *out, int64_t *tmp);
 
+/* 1 when keys[i * stride] never decrease over i < n (their stable argsort is the identity), else 0. */
+int cf_order_is_sorted(const int64_t *keys, size_t stride, size_t n);
+
 /* Offset hftbacktest's correct_local_timestamp applies: when the smallest local_ts - exch_ts is negative,
  * -that + base_latency, else 0 (base_latency is then not added). Differences wrap as int64, as there. */
 int64_t cf_order_local_offset(const cf_event *rows, size_t n, int64_t base_latency);
@@ -42,7 +45,8 @@ typedef struct {
  * NaN) and qty. Where hftbacktest would fail its assertion (equal timestamps, different rows), the
  * exchange side is emitted alone and the walk goes on.
  * Writes up to cap rows into out and returns CF_OK when done or CF_ENOSPC when out is full (cursor keeps
- * the position: call again). With out NULL it only counts (*n_out), from the cursor to the end.
+ * the position: call again). With out NULL it only counts (*n_out), from the cursor to the end. A NULL
+ * order is the identity (the rows are in that order already: no index array needed).
  * CF_EINVAL when an index is outside [0, n). */
 cf_status cf_order_merge(const cf_event *rows, size_t n, const int64_t *by_exch, const int64_t *by_local,
                          cf_order_cursor *cursor, cf_event *out, size_t cap, size_t *n_out);
