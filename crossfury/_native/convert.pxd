@@ -17,6 +17,7 @@ cdef extern from "convert/event.h" nogil:
         double fval
 
 cdef extern from "convert/order.h" nogil:
+    size_t CF_ORDER_TMP(size_t n)
     cf_status cf_order_argsort(const int64_t *keys, size_t stride, size_t n, int64_t *out, int64_t *tmp)
     int cf_order_is_sorted(const int64_t *keys, size_t stride, size_t n)
     int64_t cf_order_local_offset(const cf_event *rows, size_t n, int64_t base_latency)

@@ -120,7 +120,7 @@ cdef object _argsort(const int64_t *keys, size_t stride, size_t n):
     if n == 0:
         return out
     cdef int64_t[::1] o = out
-    cdef int64_t *work = <int64_t *>malloc((n // 2 + 1) * sizeof(int64_t))
+    cdef int64_t *work = <int64_t *>malloc(CF_ORDER_TMP(n) * sizeof(int64_t))
     cdef cf_status st
     if work == NULL:
         raise MemoryError(f"cannot sort {n} rows")

@@ -22,7 +22,7 @@ typedef struct {
     const int64_t *keys;
     size_t stride;
     int64_t *idx; /* the permutation being sorted */
-    int64_t *tmp; /* at least n / 2 + 1 entries */
+    int64_t *tmp; /* at least n / 2 + 1 entries, for merges */
 } sorter_t;
 
 #define KEY(S, i) ((S)->keys[(size_t)(i) * (S)->stride])
@@ -172,7 +172,7 @@ static void sort_runs_identity(sorter_t *S, int64_t *idx, size_t m) { sort_runs_
 /* Keys that jitter over many places (local times under a varying feed latency) go into buckets by their
  * top bits first: one counting pass and one stable scatter put every key within a few places of its end
  * position, then each bucket is sorted on its own. Only where the keys are spread: when a bucket would
- * hold more than 1/BUCKET_MAX_SHARE of them, the runs path sorts the whole. tmp holds the counts in its
+ * hold more than 1/BUCKET_MAX_SHARE of them, the runs path sorts the whole. S->tmp holds the counts in its
  * first half and the bucket sorts' work area in its second. Returns 0 when it declined. */
 static int sort_buckets(sorter_t *S, size_t n, int64_t lo, int64_t hi) {
     size_t half = (n / 2 + 1) / 2, n_buckets = 1;
@@ -207,17 +207,24 @@ static int sort_buckets(sorter_t *S, size_t n, int64_t lo, int64_t hi) {
 cf_status cf_order_argsort(const int64_t *keys, size_t stride, size_t n, int64_t *out, int64_t *tmp) {
     if (n == 0) return CF_OK;
     if (!keys || !out || !tmp || stride == 0) return CF_EINVAL;
-    sorter_t S = {keys, stride, out, tmp};
+    sorter_t S = {keys, stride, out, tmp + n};
     if (n >= BUCKET_MIN_N) {
         /* How disordered are the first keys? Timestamps keep their character through a file. */
         size_t sample = n < BUCKET_SAMPLE ? n : BUCKET_SAMPLE, descents = 0;
         for (size_t i = 1; i < sample; i++) descents += (size_t)(KEY(&S, i) < KEY(&S, i - 1));
         if (descents > sample / BUCKET_MIN_DISORDER) {
+            /* Three passes read the keys from here on: strided ones (a field of each row) are copied
+             * together first, which reads each row once instead of three times. */
             int64_t lo = KEY(&S, 0), hi = lo;
-            for (size_t i = 1; i < n; i++) {
+            for (size_t i = 0; i < n; i++) {
                 int64_t k = KEY(&S, i);
+                if (stride > 1) tmp[i] = k;
                 lo = k < lo ? k : lo;
                 hi = k > hi ? k : hi;
+            }
+            if (stride > 1) {
+                S.keys = tmp;
+                S.stride = 1;
             }
             if (sort_buckets(&S, n, lo, hi)) return CF_OK;
         }

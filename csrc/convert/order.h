@@ -18,8 +18,12 @@
 #include "convert/event.h"
 
 
+/* Work area of the argsort, in int64s: n / 2 + 1 for merges, and n more where strided keys that take the
+ * bucket path are first copied together (untouched, so not resident, otherwise). */
+#define CF_ORDER_TMP(n) ((n) + (n) / 2 + 1)
+
 /* Stable argsort: out[0..n) receives the indices that order keys[i * stride] ascending, ties in index
- * order (the permutation numpy's argsort(kind="stable") gives). tmp holds n / 2 + 1 int64s.
+ * order (the permutation numpy's argsort(kind="stable") gives). tmp holds CF_ORDER_TMP(n) int64s.
  * CF_EINVAL for a NULL buffer with n > 0 or stride 0. */
 cf_status cf_order_argsort(const int64_t *keys, size_t stride, size_t n, int64_t *out, int64_t *tmp);
 

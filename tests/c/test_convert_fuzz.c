@@ -24,7 +24,7 @@ static void fail(const char *what) {
 
 static void check_argsort(size_t n) {
     int64_t *keys = malloc((n ? n : 1) * sizeof *keys), *out = malloc((n ? n : 1) * sizeof *out);
-    int64_t *tmp = malloc((n / 2 + 1) * sizeof *tmp), *ref = malloc((n ? n : 1) * sizeof *ref);
+    int64_t *tmp = malloc(CF_ORDER_TMP(n) * sizeof *tmp), *ref = malloc((n ? n : 1) * sizeof *ref);
     int pattern = (int)below(6);
     int64_t v = (int64_t)below(1000);
     for (size_t i = 0; i < n; i++) {
