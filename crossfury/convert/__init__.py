@@ -409,4 +409,4 @@ def recording_rows(files: Iterable[str | Path] | str | Path, **options) -> tuple
     opts = dict(with_bbo=False, with_mark_price=False, sync=False, agg_trades=None)
     opts.update(options)
     events = _read_recording(files, opts, strict, None, report)
-    return events.array().copy(), report
+    return events.events(), report

@@ -239,46 +239,53 @@ int cf_order_is_sorted(const int64_t *keys, size_t stride, size_t n) {
     return 1;
 }
 
-int64_t cf_order_local_offset(const cf_event *rows, size_t n, int64_t base_latency) {
+#define ROW(rows, size, i) ((const cf_row *)(const void *)((const char *)(rows) + (size_t)(i) * (size)))
+
+int64_t cf_order_local_offset(const void *rows, size_t row_size, size_t n, int64_t base_latency) {
     int64_t latency = INT64_MAX;
     for (size_t i = 0; i < n; i++) {
-        int64_t d = (int64_t)((uint64_t)rows[i].local_ts - (uint64_t)rows[i].exch_ts);
+        const cf_row *r = ROW(rows, row_size, i);
+        int64_t d = (int64_t)((uint64_t)r->local_ts - (uint64_t)r->exch_ts);
         latency = d < latency ? d : latency;
     }
     if (latency >= 0) return 0;
     return (int64_t)((uint64_t)base_latency - (uint64_t)latency);
 }
 
-void cf_order_shift_local(cf_event *rows, size_t n, int64_t offset) {
+void cf_order_shift_local(void *rows, size_t row_size, size_t n, int64_t offset) {
     if (offset == 0) return;
-    for (size_t i = 0; i < n; i++) rows[i].local_ts = (int64_t)((uint64_t)rows[i].local_ts + (uint64_t)offset);
+    for (size_t i = 0; i < n; i++) {
+        cf_row *r = (cf_row *)(void *)((char *)rows + i * row_size);
+        r->local_ts = (int64_t)((uint64_t)r->local_ts + (uint64_t)offset);
+    }
 }
 
-static inline int same_payload(const cf_event *x, const cf_event *y) {
+static inline int same_payload(const cf_row *x, const cf_row *y) {
     return x->ev == y->ev && (x->px == y->px || (isnan(x->px) && isnan(y->px))) && x->qty == y->qty;
 }
 
-cf_status cf_order_merge(const cf_event *rows, size_t n, const int64_t *by_exch, const int64_t *by_local,
-                         cf_order_cursor *cursor, cf_event *out, size_t cap, size_t *n_out) {
+cf_status cf_order_merge(const void *rows, size_t row_size, size_t n, const int64_t *by_exch,
+                         const int64_t *by_local, cf_order_cursor *cursor, cf_event *out, size_t cap, size_t *n_out) {
     size_t e = cursor->exch, l = cursor->local, o = 0;
+    int full = row_size == sizeof(cf_event);
     cf_status st = CF_OK;
     while (e < n || l < n) {
         if (out && o == cap) {
             st = CF_ENOSPC;
             break;
         }
-        const cf_event *x = NULL, *y = NULL;
+        const cf_row *x = NULL, *y = NULL;
         if (e < n) {
             size_t at = by_exch ? (size_t)by_exch[e] : e;
             if (CF_UNLIKELY(at >= n)) { st = CF_EINVAL; break; }
-            x = &rows[at];
+            x = ROW(rows, row_size, at);
         }
         if (l < n) {
             size_t at = by_local ? (size_t)by_local[l] : l;
             if (CF_UNLIKELY(at >= n)) { st = CF_EINVAL; break; }
-            y = &rows[at];
+            y = ROW(rows, row_size, at);
         }
-        const cf_event *src;
+        const cf_row *src;
         uint64_t flags;
         if (x && y) {
             if (x->exch_ts == y->exch_ts && x->local_ts == y->local_ts && same_payload(x, y)) {
@@ -305,7 +312,11 @@ cf_status cf_order_merge(const cf_event *rows, size_t n, const int64_t *by_exch,
             e++;
         }
         if (out) {
-            out[o] = *src;
+            if (full) {
+                out[o] = *(const cf_event *)(const void *)src;
+            } else {
+                out[o] = cf_event_make(src->ev, src->exch_ts, src->local_ts, src->px, src->qty);
+            }
             out[o].ev |= flags;
         }
         o++;

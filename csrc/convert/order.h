@@ -30,12 +30,15 @@ cf_status cf_order_argsort(const int64_t *keys, size_t stride, size_t n, int64_t
 /* 1 when keys[i * stride] never decrease over i < n (their stable argsort is the identity), else 0. */
 int cf_order_is_sorted(const int64_t *keys, size_t stride, size_t n);
 
+/* The functions below read rows of either layout, cf_event or cf_row (row_size bytes apart): the fields
+ * they use sit at the same offsets in both. */
+
 /* Offset hftbacktest's correct_local_timestamp applies: when the smallest local_ts - exch_ts is negative,
  * -that + base_latency, else 0 (base_latency is then not added). Differences wrap as int64, as there. */
-int64_t cf_order_local_offset(const cf_event *rows, size_t n, int64_t base_latency);
+int64_t cf_order_local_offset(const void *rows, size_t row_size, size_t n, int64_t base_latency);
 
 /* Add offset to every row's local_ts. */
-void cf_order_shift_local(cf_event *rows, size_t n, int64_t offset);
+void cf_order_shift_local(void *rows, size_t row_size, size_t n, int64_t offset);
 
 /* Where a merge stands between calls. Start from {0, 0}. */
 typedef struct {
@@ -48,12 +51,12 @@ typedef struct {
  * once with both flags when both walks stand on rows with equal timestamps and equal ev, px (NaN equal to
  * NaN) and qty. Where hftbacktest would fail its assertion (equal timestamps, different rows), the
  * exchange side is emitted alone and the walk goes on.
- * Writes up to cap rows into out and returns CF_OK when done or CF_ENOSPC when out is full (cursor keeps
+ * Rows of cf_row come out with order_id, ival and fval 0. Writes up to cap rows into out and returns CF_OK when done or CF_ENOSPC when out is full (cursor keeps
  * the position: call again). With out NULL it only counts (*n_out), from the cursor to the end. A NULL
  * order is the identity (the rows are in that order already: no index array needed).
  * CF_EINVAL when an index is outside [0, n). */
-cf_status cf_order_merge(const cf_event *rows, size_t n, const int64_t *by_exch, const int64_t *by_local,
-                         cf_order_cursor *cursor, cf_event *out, size_t cap, size_t *n_out);
+cf_status cf_order_merge(const void *rows, size_t row_size, size_t n, const int64_t *by_exch,
+                         const int64_t *by_local, cf_order_cursor *cursor, cf_event *out, size_t cap, size_t *n_out);
 
 /* The last exchange and local times validated so far, for data checked in pieces. */
 typedef struct {
