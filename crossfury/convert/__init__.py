@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -43,6 +44,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SNAPSHOT_MODES = ("process", "ignore_sod", "ignore")
+PARALLEL_SORT_ROWS = 1 << 20
 CHUNK_ROWS = 1 << 14  # rows merged, checked and deflated per piece (1 MB)
 _MAX_REPORTED = 20
 _KIND_NAMES = {_native.TRADES: "trades", _native.BOOK: "incremental_book_L2"}
@@ -137,8 +139,14 @@ def _order(events, base_latency: int, report: Report):
                  offset - int(base_latency), offset)
         events.shift_local(offset)
     report.local_offset_ns = offset
-    by_exch = events.argsort("exch")
-    by_local = events.argsort("local")
+    if len(events) >= PARALLEL_SORT_ROWS:  # the two orders are independent: one each per core (no GIL held)
+        with ThreadPoolExecutor(1, thread_name_prefix="crossfury-sort") as pool:
+            exch = pool.submit(events.argsort, "exch")
+            by_local = events.argsort("local")
+            by_exch = exch.result()
+    else:
+        by_exch = events.argsort("exch")
+        by_local = events.argsort("local")
     report.seconds["sort"] = time.perf_counter() - t
     return _native.Merger(events, by_exch, by_local)
 
