@@ -231,7 +231,7 @@ def table(results: dict) -> tuple[str, list[dict]]:
                      f"| | |")
         for s in r["sort"]:
             ratio = s["numpy_s"] / s["crossfury_s"]
-            lines.append(f"| | argsort {s['column']} ({s['rows']:,} rows, {s['descents']:,} descents) vs "
+            lines.append(f"| | argsort {s['column']} ({s['rows']:,} rows, {s['descents']:,} descent{'' if s['descents'] == 1 else 's'}) vs "
                          f"`np.argsort(kind=\"stable\")` | {_s(s['crossfury_s'])} | {_s(s['numpy_s'])} | "
                          f"{ratio:.1f}x | {goal(label + ' sort ' + s['column'], ratio, 2)} |")
     return "\n".join(lines), goals
