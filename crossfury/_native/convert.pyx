@@ -225,6 +225,11 @@ cdef class Merger:
             raise ValueError(f"sorted indices must have {self.n} entries each")
         return order
 
+    @property
+    def rows(self):
+        """Rows in the input (each comes out once or twice)."""
+        return self.n
+
     def count(self):
         """Rows the merge will write from here on."""
         cdef cf_order_cursor c = self.cursor
