@@ -15,16 +15,26 @@ cdef extern from "convert/event.h" nogil:
         uint64_t order_id
         int64_t ival
         double fval
+    ctypedef struct cf_row:
+        uint64_t ev
+        int64_t exch_ts
+        int64_t local_ts
+        double px
+        double qty
+    void cf_rows_from_events(const cf_event *src, size_t n, cf_row *dst)
 
 cdef extern from "convert/order.h" nogil:
+    size_t CF_ORDER_TMP(size_t n)
     cf_status cf_order_argsort(const int64_t *keys, size_t stride, size_t n, int64_t *out, int64_t *tmp)
-    int64_t cf_order_local_offset(const cf_event *rows, size_t n, int64_t base_latency)
-    void cf_order_shift_local(cf_event *rows, size_t n, int64_t offset)
+    int cf_order_is_sorted(const int64_t *keys, size_t stride, size_t n)
+    int64_t cf_order_local_offset(const void *rows, size_t row_size, size_t n, int64_t base_latency)
+    void cf_order_shift_local(void *rows, size_t row_size, size_t n, int64_t offset)
     ctypedef struct cf_order_cursor:
         size_t exch
         size_t local
-    cf_status cf_order_merge(const cf_event *rows, size_t n, const int64_t *by_exch, const int64_t *by_local,
-                             cf_order_cursor *cursor, cf_event *out, size_t cap, size_t *n_out)
+    cf_status cf_order_merge(const void *rows, size_t row_size, size_t n, const int64_t *by_exch,
+                             const int64_t *by_local, cf_order_cursor *cursor, cf_event *out, size_t cap,
+                             size_t *n_out)
     ctypedef struct cf_order_last:
         int64_t exch
         int64_t local

@@ -24,6 +24,11 @@ FLAG_SYNC = CF_RECORDING_SYNC
 
 cdef object _EVENT_DTYPE = EVENT_DTYPE
 assert EVENT_DTYPE.itemsize == sizeof(cf_event)
+#: The rows as held before ordering (csrc/convert/event.h cf_row): the event dtype's first five fields.
+ROW_DTYPE = np.dtype({name: EVENT_DTYPE.fields[name] for name in ("ev", "exch_ts", "local_ts", "px", "qty")})
+cdef object _ROW_DTYPE = ROW_DTYPE
+assert ROW_DTYPE.itemsize == sizeof(cf_row)
+SCRATCH_ROWS = 1 << 14  # parsers write full events here, then the rows are kept in 40 bytes each
 
 
 cdef const cf_event *_rows_of(object data, size_t *n) except? NULL:
@@ -47,21 +52,27 @@ cdef inline void *_grow(void *p, size_t count, size_t size) except NULL:
 
 
 cdef class Events:
-    """A growable array of event rows in C memory (realloc grows it in place for large sizes); numpy views
-    it through the buffer protocol, with no copy."""
+    """A growable array of rows (ROW_DTYPE: the five fields a converter fills) in C memory (realloc grows it
+    in place for large sizes); numpy views it through the buffer protocol, with no copy. Parsers write full
+    events into a scratch buffer, and append() keeps their first five fields."""
 
-    cdef cf_event *rows
+    cdef cf_row *rows
+    cdef cf_event *scratch
     cdef size_t n
     cdef size_t cap
+    cdef size_t n_scratch
     cdef int exports
 
     def __cinit__(self, size_t capacity=4096):
         self.cap = max(capacity, <size_t>16)
-        self.rows = <cf_event *>_grow(NULL, self.cap, sizeof(cf_event))
+        self.rows = <cf_row *>_grow(NULL, self.cap, sizeof(cf_row))
+        self.scratch = <cf_event *>_grow(NULL, SCRATCH_ROWS, sizeof(cf_event))
+        self.n_scratch = SCRATCH_ROWS
         self.n = 0
 
     def __dealloc__(self):
         free(self.rows)
+        free(self.scratch)
 
     def __len__(self):
         return self.n
@@ -72,42 +83,72 @@ cdef class Events:
         if self.exports:
             raise BufferError("event rows cannot grow while an array views them")
         cdef size_t cap = max(self.cap * 2, self.n + free_rows)
-        self.rows = <cf_event *>_grow(self.rows, cap, sizeof(cf_event))
+        self.rows = <cf_row *>_grow(self.rows, cap, sizeof(cf_row))
         self.cap = cap
         return 0
 
+    cdef cf_event *scratch_for(self, size_t need) except NULL:
+        """The scratch buffer, with room for at least need rows (a parser's largest single write)."""
+        need = max(need, <size_t>SCRATCH_ROWS)
+        if need > self.n_scratch:
+            self.scratch = <cf_event *>_grow(self.scratch, need, sizeof(cf_event))
+            self.n_scratch = need
+        return self.scratch
+
+    cdef int append(self, size_t count) except -1:
+        """Keep the first count scratch rows."""
+        self.reserve(count)
+        cf_rows_from_events(self.scratch, count, self.rows + self.n)
+        self.n += count
+        return 0
+
     def __getbuffer__(self, Py_buffer *view, int flags):
-        PyBuffer_FillInfo(view, self, self.rows, <Py_ssize_t>(self.n * sizeof(cf_event)), 0, flags)
+        PyBuffer_FillInfo(view, self, self.rows, <Py_ssize_t>(self.n * sizeof(cf_row)), 0, flags)
         self.exports += 1
 
     def __releasebuffer__(self, Py_buffer *view):
         self.exports -= 1
 
     def array(self):
-        """The rows as a numpy array of the event dtype (a view: keeps this buffer alive)."""
-        return np.frombuffer(self, dtype=_EVENT_DTYPE)
+        """The rows as a numpy array of ROW_DTYPE (a view: keeps this buffer alive)."""
+        return np.frombuffer(self, dtype=_ROW_DTYPE)
+
+    def events(self):
+        """The rows as a new array of the event dtype (order_id, ival and fval 0)."""
+        out = np.zeros(self.n, dtype=_EVENT_DTYPE)
+        for name in _ROW_DTYPE.names:
+            out[name] = self.array()[name]
+        return out
 
     def shrink(self):
-        """Give back the unused capacity."""
+        """Give back the unused capacity (and the scratch buffer: parsing is over)."""
         if self.exports == 0 and self.cap > self.n + 16:
-            self.rows = <cf_event *>_grow(self.rows, self.n + 16, sizeof(cf_event))
+            self.rows = <cf_row *>_grow(self.rows, self.n + 16, sizeof(cf_row))
             self.cap = self.n + 16
+        free(self.scratch)
+        self.scratch = NULL
+        self.n_scratch = 0
 
     def local_offset(self, int64_t base_latency):
         """hftbacktest's correct_local_timestamp offset for these rows (0 when no latency is negative)."""
         cdef int64_t off
         with nogil:
-            off = cf_order_local_offset(self.rows, self.n, base_latency)
+            off = cf_order_local_offset(self.rows, sizeof(cf_row), self.n, base_latency)
         return off
 
     def shift_local(self, int64_t offset):
         with nogil:
-            cf_order_shift_local(self.rows, self.n, offset)
+            cf_order_shift_local(self.rows, sizeof(cf_row), self.n, offset)
 
     def argsort(self, str key):
-        """Stable order of the rows by exch_ts ("exch") or local_ts ("local")."""
+        """Stable order of the rows by exch_ts ("exch") or local_ts ("local"), or None when the rows are in
+        that order already (the identity: a recording's receive times)."""
         cdef const int64_t *keys = &self.rows[0].exch_ts if key == "exch" else &self.rows[0].local_ts
-        return _argsort(keys, sizeof(cf_event) // sizeof(int64_t), self.n)
+        cdef size_t stride = sizeof(cf_row) // sizeof(int64_t)
+        cdef int in_order
+        with nogil:
+            in_order = cf_order_is_sorted(keys, stride, self.n)
+        return None if in_order else _argsort(keys, stride, self.n)
 
 
 cdef object _argsort(const int64_t *keys, size_t stride, size_t n):
@@ -115,7 +156,7 @@ cdef object _argsort(const int64_t *keys, size_t stride, size_t n):
     if n == 0:
         return out
     cdef int64_t[::1] o = out
-    cdef int64_t *work = <int64_t *>malloc((n // 2 + 1) * sizeof(int64_t))
+    cdef int64_t *work = <int64_t *>malloc(CF_ORDER_TMP(n) * sizeof(int64_t))
     cdef cf_status st
     if work == NULL:
         raise MemoryError(f"cannot sort {n} rows")
@@ -141,7 +182,8 @@ cdef class Merger:
     """hftbacktest's correct_event_order over rows and their two orders, read in chunks (csrc/convert/order.h)."""
 
     cdef object _keep
-    cdef const cf_event *rows
+    cdef const void *rows
+    cdef size_t row_size
     cdef size_t n
     cdef const int64_t *by_exch
     cdef const int64_t *by_local
@@ -151,20 +193,42 @@ cdef class Merger:
     cdef readonly object by_local_array
 
     def __cinit__(self, rows, by_exch, by_local):
+        """by_exch, by_local: the row indices in each order, or None where the rows are in it already."""
+        self.row_size = sizeof(cf_event)
         if isinstance(rows, Events):
-            rows = (<Events>rows).array()
+            self.row_size = sizeof(cf_row)
+            self.rows = (<Events>rows).rows
+            self.n = (<Events>rows).n
+        else:
+            self.rows = _rows_of(rows, &self.n)
         self._keep = rows
-        self.rows = _rows_of(rows, &self.n)
-        self.by_exch_array = np.ascontiguousarray(by_exch, dtype=np.int64)
-        self.by_local_array = np.ascontiguousarray(by_local, dtype=np.int64)
-        if self.by_exch_array.shape != (self.n,) or self.by_local_array.shape != (self.n,):
-            raise ValueError(f"sorted indices must have {self.n} entries each")
-        cdef const int64_t[::1] e = self.by_exch_array
-        cdef const int64_t[::1] l = self.by_local_array
-        self.by_exch = &e[0] if self.n else NULL
-        self.by_local = &l[0] if self.n else NULL
+        self.by_exch_array = self._order(by_exch)
+        self.by_local_array = self._order(by_local)
+        cdef const int64_t[::1] e
+        cdef const int64_t[::1] l
+        self.by_exch = NULL
+        self.by_local = NULL
+        if self.by_exch_array is not None and self.n:
+            e = self.by_exch_array
+            self.by_exch = &e[0]
+        if self.by_local_array is not None and self.n:
+            l = self.by_local_array
+            self.by_local = &l[0]
         self.cursor.exch = self.cursor.local = 0
         cf_order_last_init(&self.last)
+
+    def _order(self, order):
+        if order is None:
+            return None
+        order = np.ascontiguousarray(order, dtype=np.int64)
+        if order.shape != (self.n,):
+            raise ValueError(f"sorted indices must have {self.n} entries each")
+        return order
+
+    @property
+    def rows(self):
+        """Rows in the input (each comes out once or twice)."""
+        return self.n
 
     def count(self):
         """Rows the merge will write from here on."""
@@ -172,7 +236,7 @@ cdef class Merger:
         cdef size_t total = 0
         cdef cf_status st
         with nogil:
-            st = cf_order_merge(self.rows, self.n, self.by_exch, self.by_local, &c, NULL, 0, &total)
+            st = cf_order_merge(self.rows, self.row_size, self.n, self.by_exch, self.by_local, &c, NULL, 0, &total)
         if st == CF_EINVAL:
             raise IndexError("a sorted index is outside the data")
         return total
@@ -188,7 +252,8 @@ cdef class Merger:
         cap = min(cap, max_rows)
         cdef cf_status st
         with nogil:
-            st = cf_order_merge(self.rows, self.n, self.by_exch, self.by_local, &self.cursor, dst, cap, &written)
+            st = cf_order_merge(self.rows, self.row_size, self.n, self.by_exch, self.by_local, &self.cursor, dst,
+                                cap, &written)
         if st == CF_EINVAL:
             raise IndexError("a sorted index is outside the data")
         return out[:written]
@@ -219,7 +284,7 @@ def validate(data):
 def local_offset(data, int64_t base_latency):
     cdef size_t n = 0
     cdef const cf_event *rows = _rows_of(data, &n)
-    return cf_order_local_offset(rows, n, base_latency)
+    return cf_order_local_offset(rows, sizeof(cf_event), n, base_latency)
 
 
 def shift_local(data, int64_t offset):
@@ -228,7 +293,7 @@ def shift_local(data, int64_t offset):
     if not data.flags.writeable:
         raise ValueError("event array is read-only")
     with nogil:
-        cf_order_shift_local(rows, n, offset)
+        cf_order_shift_local(rows, sizeof(cf_event), n, offset)
 
 
 def tardis_header(line):
@@ -285,11 +350,12 @@ cdef class TardisParser:
         cdef const char *p = <const char *>&b[0] if len else NULL
         cdef cf_status st
         cdef Events ev = self.events
+        cdef cf_event *scratch
         while pos < len:
-            ev.reserve(max(<size_t>65536, self.t.need))
+            scratch = ev.scratch_for(self.t.need)
             with nogil:
-                st = cf_tardis_parse(&self.t, p + pos, len - pos, ev.rows + ev.n, ev.cap - ev.n, &written, &used)
-            ev.n += written
+                st = cf_tardis_parse(&self.t, p + pos, len - pos, scratch, ev.n_scratch, &written, &used)
+            ev.append(written)
             pos += used
             if st == CF_OK:
                 break
@@ -369,11 +435,12 @@ cdef class RecordingParser:
         cdef const char *p = <const char *>&b[0] if len else NULL
         cdef cf_status st
         cdef Events ev = self.events
+        cdef cf_event *scratch
         while pos < len:
-            ev.reserve(max(<size_t>65536, self.r.need))
+            scratch = ev.scratch_for(self.r.need)
             with nogil:
-                st = cf_recording_parse(&self.r, p + pos, len - pos, ev.rows + ev.n, ev.cap - ev.n, &written, &used)
-            ev.n += written
+                st = cf_recording_parse(&self.r, p + pos, len - pos, scratch, ev.n_scratch, &written, &used)
+            ev.append(written)
             pos += used
             if st == CF_OK:
                 break

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -43,7 +44,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SNAPSHOT_MODES = ("process", "ignore_sod", "ignore")
-CHUNK_ROWS = 1 << 16
+PARALLEL_SORT_ROWS = 1 << 20
+CHUNK_ROWS = 1 << 14  # rows merged, checked and deflated per piece (1 MB)
 _MAX_REPORTED = 20
 _KIND_NAMES = {_native.TRADES: "trades", _native.BOOK: "incremental_book_L2"}
 _STATUS_NAMES = {-1: "bad number", -2: "number out of range", -8: "not valid JSON or wrong shape",
@@ -118,10 +120,11 @@ def load_npz(path: str | Path) -> np.ndarray:
 
 
 def _merged_array(merger, validate: bool = True) -> np.ndarray:
-    n = merger.count()
-    out = np.empty(n, dtype=EVENT_DTYPE)
-    if n:
-        merger.next_chunk(n, out)
+    # Each row comes out once or twice: room for twice the rows, of which the pages past the rows written
+    # are never touched (not resident), and realloc gives them back; this saves a counting pass.
+    out = np.empty(2 * merger.rows, dtype=EVENT_DTYPE)
+    written = len(merger.next_chunk(len(out), out)) if len(out) else 0
+    out.resize(written, refcheck=False)  # no view of out is left
     if validate:
         merger.validate(out)
     return out
@@ -137,8 +140,14 @@ def _order(events, base_latency: int, report: Report):
                  offset - int(base_latency), offset)
         events.shift_local(offset)
     report.local_offset_ns = offset
-    by_exch = events.argsort("exch")
-    by_local = events.argsort("local")
+    if len(events) >= PARALLEL_SORT_ROWS:  # the two orders are independent: one each per core (no GIL held)
+        with ThreadPoolExecutor(1, thread_name_prefix="crossfury-sort") as pool:
+            exch = pool.submit(events.argsort, "exch")
+            by_local = events.argsort("local")
+            by_exch = exch.result()
+    else:
+        by_exch = events.argsort("exch")
+        by_local = events.argsort("local")
     report.seconds["sort"] = time.perf_counter() - t
     return _native.Merger(events, by_exch, by_local)
 
@@ -155,10 +164,15 @@ def _finish_npz(merger, output: str | Path, compress: str, report: Report) -> No
     t = time.perf_counter()
     n = merger.count()
     writer = NpzWriter(output, n, compress)
+    # Chunks come from a ring of buffers, each reused only after the writer is done with it: no fresh
+    # memory (page faults) per chunk.
+    ring = [np.empty(min(CHUNK_ROWS, max(n, 1)), dtype=EVENT_DTYPE) for _ in range(writer.max_in_flight + 1)]
     try:
-        while (chunk := merger.next_chunk(CHUNK_ROWS)) is not None:
+        i = 0
+        while (chunk := merger.next_chunk(CHUNK_ROWS, ring[i % len(ring)])) is not None:
             merger.validate(chunk)
             writer.write(chunk)
+            i += 1
         writer.close()
     except BaseException:
         writer.abort()
@@ -187,16 +201,27 @@ class _Feeder:
         bad: list = []
         try:
             for block in blocks:
-                buf = tail + block if tail else block
                 if skip_header:
-                    nl = buf.find(b"\n")
+                    block = tail + block if tail else block
+                    nl = block.find(b"\n")
                     if nl < 0:
-                        tail = buf
+                        tail = block
                         continue
-                    buf = buf[nl + 1:]
-                    skip_header = False
-                used = parser.feed(buf, bad)
-                tail = buf[used:]
+                    block, tail, skip_header = memoryview(block)[nl + 1:], b"", False
+                if tail:
+                    # The line cut at the last block's end: joined up to this block's first line end (a
+                    # short copy), then the block is read in place.
+                    nl = block.find(b"\n")
+                    if nl < 0:
+                        tail += block
+                        continue
+                    head = tail + block[:nl + 1]
+                    used = parser.feed(head, bad)
+                    block = memoryview(block)[nl + 1:]
+                    if used < len(head):  # not expected: a complete line always parses or is skipped
+                        block = head[used:] + bytes(block)
+                used = parser.feed(block, bad)
+                tail = bytes(block[used:])
                 if bad:
                     self._problems(path, bad, describe)
                 if self.progress:
@@ -393,4 +418,4 @@ def recording_rows(files: Iterable[str | Path] | str | Path, **options) -> tuple
     opts = dict(with_bbo=False, with_mark_price=False, sync=False, agg_trades=None)
     opts.update(options)
     events = _read_recording(files, opts, strict, None, report)
-    return events.array().copy(), report
+    return events.events(), report

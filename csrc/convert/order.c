@@ -6,6 +6,12 @@
 
 #define MAX_PENDING 128 /* run stack: the rule below keeps it under log_phi(n) runs */
 #define MIN_RUN 32
+#define MAX_BACK 16
+#define BUCKET_MIN_N 4096       /* fewer keys: the runs path alone */
+#define BUCKET_SAMPLE 65536     /* keys looked at to choose */
+#define BUCKET_MIN_DISORDER 32  /* buckets when more than one key in this many is below the one before */
+#define BUCKET_MEAN 4           /* keys per bucket, on average */
+#define BUCKET_MAX_SHARE 64     /* no bucket may hold more than this share of the keys */
 
 typedef struct {
     size_t start;
@@ -16,7 +22,7 @@ typedef struct {
     const int64_t *keys;
     size_t stride;
     int64_t *idx; /* the permutation being sorted */
-    int64_t *tmp; /* at least n / 2 + 1 entries */
+    int64_t *tmp; /* at least n / 2 + 1 entries, for merges */
 } sorter_t;
 
 #define KEY(S, i) ((S)->keys[(size_t)(i) * (S)->stride])
@@ -114,82 +120,172 @@ static void collapse(const sorter_t *S, run_t *runs, size_t *n_runs) {
     }
 }
 
-cf_status cf_order_argsort(const int64_t *keys, size_t stride, size_t n, int64_t *out, int64_t *tmp) {
-    if (n == 0) return CF_OK;
-    if (!keys || !out || !tmp || stride == 0) return CF_EINVAL;
-    for (size_t k = 0; k < n; k++) out[k] = (int64_t)k;
-    sorter_t S = {keys, stride, out, tmp};
+/* Sort idx[0..m) by key, stably; its entries ascend on entry (the identity, or a bucket's indices in input
+ * order; with identity set they are written here). Runs grow by insertion from their end (after equal keys): to MIN_RUN whatever it costs, then for
+ * as long as each key lands at most MAX_BACK places back. Timestamps jitter by a few places, so runs stay
+ * long and the merges only touch their seams. S->tmp holds m / 2 + 1 entries. */
+static inline void sort_runs_of(sorter_t *S, int64_t *idx, size_t m, int identity) {
+    S->idx = idx;
     run_t runs[MAX_PENDING];
     size_t n_runs = 0, start = 0;
-    while (start < n) {
+    while (start < m) {
         size_t end = start + 1;
-        int64_t last = KEY(&S, start);
-        while (end < n) {
-            int64_t k = KEY(&S, end);
-            if (k < last) break;
-            last = k;
-            end++;
-        }
-        /* A short run grows to MIN_RUN by binary insertion (stable: after equal keys). */
-        size_t want = start + MIN_RUN < n ? start + MIN_RUN : n;
-        for (; end < want; end++) {
-            int64_t k = KEY(&S, end), v = out[end];
-            size_t at = start + upper_bound(&S, out + start, end - start, k);
-            memmove(out + at + 1, out + at, (end - at) * sizeof *out);
-            out[at] = v;
+        if (identity) idx[start] = (int64_t)start;
+        int64_t last = KEY(S, idx[start]); /* the run's largest key: its last */
+        for (; end < m; end++) {
+            int64_t v;
+            if (identity) idx[end] = v = (int64_t)end; /* written as the scan reaches it: one pass */
+            else v = idx[end];
+            int64_t k = KEY(S, v);
+            if (k >= last) { /* in order: already in place */
+                last = k;
+                continue;
+            }
+            size_t at = end - 1, floor = end - start > MAX_BACK ? end - MAX_BACK : start;
+            while (at > floor && KEY(S, idx[at - 1]) > k) at--;
+            if (at == floor && at > start && KEY(S, idx[at - 1]) > k) {
+                if (end - start >= MIN_RUN) break; /* lands too far back: a new run starts here */
+                while (at > start && KEY(S, idx[at - 1]) > k) at--;
+            }
+            memmove(idx + at + 1, idx + at, (end - at) * sizeof *idx);
+            idx[at] = v;
         }
         runs[n_runs].start = start;
         runs[n_runs].len = end - start;
         n_runs++;
-        collapse(&S, runs, &n_runs);
+        collapse(S, runs, &n_runs);
         start = end;
     }
     while (n_runs > 1) {
-        size_t m = n_runs - 2;
-        if (m > 0 && runs[m - 1].len < runs[m + 1].len) m--;
-        merge_at(&S, runs, &n_runs, m);
+        size_t m2 = n_runs - 2;
+        if (m2 > 0 && runs[m2 - 1].len < runs[m2 + 1].len) m2--;
+        merge_at(S, runs, &n_runs, m2);
     }
+}
+
+/* idx[0..m) holds ascending indices. */
+static void sort_runs(sorter_t *S, int64_t *idx, size_t m) { sort_runs_of(S, idx, m, 0); }
+
+/* idx[0..m) is filled with 0..m-1 as it goes (the whole-array sort). */
+static void sort_runs_identity(sorter_t *S, int64_t *idx, size_t m) { sort_runs_of(S, idx, m, 1); }
+
+/* Keys that jitter over many places (local times under a varying feed latency) go into buckets by their
+ * top bits first: one counting pass and one stable scatter put every key within a few places of its end
+ * position, then each bucket is sorted on its own. Only where the keys are spread: when a bucket would
+ * hold more than 1/BUCKET_MAX_SHARE of them, the runs path sorts the whole. S->tmp holds the counts in its
+ * first half and the bucket sorts' work area in its second. Returns 0 when it declined. */
+static int sort_buckets(sorter_t *S, size_t n, int64_t lo, int64_t hi) {
+    size_t half = (n / 2 + 1) / 2, n_buckets = 1;
+    while (n_buckets * 2 <= n / BUCKET_MEAN && n_buckets * 2 <= half) n_buckets *= 2;
+    uint64_t range = (uint64_t)hi - (uint64_t)lo;
+    unsigned shift = 0;
+    while ((range >> shift) >= n_buckets) shift++;
+    size_t *pos = (size_t *)S->tmp; /* size_t fits in an int64_t slot */
+    memset(pos, 0, n_buckets * sizeof *pos);
+    for (size_t i = 0; i < n; i++) pos[((uint64_t)KEY(S, i) - (uint64_t)lo) >> shift]++;
+    size_t at = 0, biggest = 0;
+    for (size_t b = 0; b < n_buckets; b++) {
+        size_t c = pos[b];
+        biggest = c > biggest ? c : biggest;
+        pos[b] = at;
+        at += c;
+    }
+    if (biggest > n / BUCKET_MAX_SHARE) return 0;
+    int64_t *out = S->idx;
+    for (size_t i = 0; i < n; i++) out[pos[((uint64_t)KEY(S, i) - (uint64_t)lo) >> shift]++] = (int64_t)i;
+    /* pos[b] is now where bucket b ends. */
+    sorter_t B = {S->keys, S->stride, out, S->tmp + half};
+    size_t begin = 0;
+    for (size_t b = 0; b < n_buckets; b++) {
+        size_t end = pos[b];
+        if (end - begin > 1) sort_runs(&B, out + begin, end - begin);
+        begin = end;
+    }
+    return 1;
+}
+
+cf_status cf_order_argsort(const int64_t *keys, size_t stride, size_t n, int64_t *out, int64_t *tmp) {
+    if (n == 0) return CF_OK;
+    if (!keys || !out || !tmp || stride == 0) return CF_EINVAL;
+    sorter_t S = {keys, stride, out, tmp + n};
+    if (n >= BUCKET_MIN_N) {
+        /* How disordered are the first keys? Timestamps keep their character through a file. */
+        size_t sample = n < BUCKET_SAMPLE ? n : BUCKET_SAMPLE, descents = 0;
+        for (size_t i = 1; i < sample; i++) descents += (size_t)(KEY(&S, i) < KEY(&S, i - 1));
+        if (descents > sample / BUCKET_MIN_DISORDER) {
+            /* Three passes read the keys from here on: strided ones (a field of each row) are copied
+             * together first, which reads each row once instead of three times. */
+            int64_t lo = KEY(&S, 0), hi = lo;
+            for (size_t i = 0; i < n; i++) {
+                int64_t k = KEY(&S, i);
+                if (stride > 1) tmp[i] = k;
+                lo = k < lo ? k : lo;
+                hi = k > hi ? k : hi;
+            }
+            if (stride > 1) {
+                S.keys = tmp;
+                S.stride = 1;
+            }
+            if (sort_buckets(&S, n, lo, hi)) return CF_OK;
+        }
+    }
+    sort_runs_identity(&S, out, n);
     return CF_OK;
 }
 
-int64_t cf_order_local_offset(const cf_event *rows, size_t n, int64_t base_latency) {
+int cf_order_is_sorted(const int64_t *keys, size_t stride, size_t n) {
+    for (size_t i = 1; i < n; i++)
+        if (keys[i * stride] < keys[(i - 1) * stride]) return 0;
+    return 1;
+}
+
+#define ROW(rows, size, i) ((const cf_row *)(const void *)((const char *)(rows) + (size_t)(i) * (size)))
+
+int64_t cf_order_local_offset(const void *rows, size_t row_size, size_t n, int64_t base_latency) {
     int64_t latency = INT64_MAX;
     for (size_t i = 0; i < n; i++) {
-        int64_t d = (int64_t)((uint64_t)rows[i].local_ts - (uint64_t)rows[i].exch_ts);
+        const cf_row *r = ROW(rows, row_size, i);
+        int64_t d = (int64_t)((uint64_t)r->local_ts - (uint64_t)r->exch_ts);
         latency = d < latency ? d : latency;
     }
     if (latency >= 0) return 0;
     return (int64_t)((uint64_t)base_latency - (uint64_t)latency);
 }
 
-void cf_order_shift_local(cf_event *rows, size_t n, int64_t offset) {
+void cf_order_shift_local(void *rows, size_t row_size, size_t n, int64_t offset) {
     if (offset == 0) return;
-    for (size_t i = 0; i < n; i++) rows[i].local_ts = (int64_t)((uint64_t)rows[i].local_ts + (uint64_t)offset);
+    for (size_t i = 0; i < n; i++) {
+        cf_row *r = (cf_row *)(void *)((char *)rows + i * row_size);
+        r->local_ts = (int64_t)((uint64_t)r->local_ts + (uint64_t)offset);
+    }
 }
 
-static inline int same_payload(const cf_event *x, const cf_event *y) {
+static inline int same_payload(const cf_row *x, const cf_row *y) {
     return x->ev == y->ev && (x->px == y->px || (isnan(x->px) && isnan(y->px))) && x->qty == y->qty;
 }
 
-cf_status cf_order_merge(const cf_event *rows, size_t n, const int64_t *by_exch, const int64_t *by_local,
-                         cf_order_cursor *cursor, cf_event *out, size_t cap, size_t *n_out) {
+cf_status cf_order_merge(const void *rows, size_t row_size, size_t n, const int64_t *by_exch,
+                         const int64_t *by_local, cf_order_cursor *cursor, cf_event *out, size_t cap, size_t *n_out) {
     size_t e = cursor->exch, l = cursor->local, o = 0;
+    int full = row_size == sizeof(cf_event);
     cf_status st = CF_OK;
     while (e < n || l < n) {
         if (out && o == cap) {
             st = CF_ENOSPC;
             break;
         }
-        const cf_event *x = NULL, *y = NULL;
+        const cf_row *x = NULL, *y = NULL;
         if (e < n) {
-            if (CF_UNLIKELY((uint64_t)by_exch[e] >= n)) { st = CF_EINVAL; break; }
-            x = &rows[by_exch[e]];
+            size_t at = by_exch ? (size_t)by_exch[e] : e;
+            if (CF_UNLIKELY(at >= n)) { st = CF_EINVAL; break; }
+            x = ROW(rows, row_size, at);
         }
         if (l < n) {
-            if (CF_UNLIKELY((uint64_t)by_local[l] >= n)) { st = CF_EINVAL; break; }
-            y = &rows[by_local[l]];
+            size_t at = by_local ? (size_t)by_local[l] : l;
+            if (CF_UNLIKELY(at >= n)) { st = CF_EINVAL; break; }
+            y = ROW(rows, row_size, at);
         }
-        const cf_event *src;
+        const cf_row *src;
         uint64_t flags;
         if (x && y) {
             if (x->exch_ts == y->exch_ts && x->local_ts == y->local_ts && same_payload(x, y)) {
@@ -216,7 +312,11 @@ cf_status cf_order_merge(const cf_event *rows, size_t n, const int64_t *by_exch,
             e++;
         }
         if (out) {
-            out[o] = *src;
+            if (full) {
+                out[o] = *(const cf_event *)(const void *)src;
+            } else {
+                out[o] = cf_event_make(src->ev, src->exch_ts, src->local_ts, src->px, src->qty);
+            }
             out[o].ev |= flags;
         }
         o++;

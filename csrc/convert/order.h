@@ -4,9 +4,11 @@
  *
  * The argsort is a natural merge sort in the manner of Timsort (Peters, listsort.txt; the run-stack rule
  * as corrected by de Gouw et al., "OpenJDK's java.utils.Collection.sort() is broken", CAV 2015) over an
- * index array, tuned for timestamps: a merge first trims the parts of both runs already in place (binary
- * search), so the runs that jitter between streams leaves behind cost a few comparisons each, and two
- * concatenated files cost only their overlap. No allocation: the caller gives the work area. */
+ * index array, tuned for timestamps: runs grow by short insertions past small jitter, and a merge first
+ * trims the parts of both runs already in place (binary search), so two concatenated files cost only their
+ * overlap. Keys that jitter over many places (local times under a varying latency: many descents in the
+ * first 64k keys) are first scattered into buckets by their top bits, stably, and each bucket is sorted
+ * alone. No allocation: the caller gives the work area. */
 #ifndef CF_ORDER_H
 #define CF_ORDER_H
 
@@ -16,17 +18,27 @@
 #include "convert/event.h"
 
 
+/* Work area of the argsort, in int64s: n / 2 + 1 for merges, and n more where strided keys that take the
+ * bucket path are first copied together (untouched, so not resident, otherwise). */
+#define CF_ORDER_TMP(n) ((n) + (n) / 2 + 1)
+
 /* Stable argsort: out[0..n) receives the indices that order keys[i * stride] ascending, ties in index
- * order (the permutation numpy's argsort(kind="stable") gives). tmp holds n / 2 + 1 int64s.
+ * order (the permutation numpy's argsort(kind="stable") gives). tmp holds CF_ORDER_TMP(n) int64s.
  * CF_EINVAL for a NULL buffer with n > 0 or stride 0. */
 cf_status cf_order_argsort(const int64_t *keys, size_t stride, size_t n, int64_t *out, int64_t *tmp);
 
+/* 1 when keys[i * stride] never decrease over i < n (their stable argsort is the identity), else 0. */
+int cf_order_is_sorted(const int64_t *keys, size_t stride, size_t n);
+
+/* The functions below read rows of either layout, cf_event or cf_row (row_size bytes apart): the fields
+ * they use sit at the same offsets in both. */
+
 /* Offset hftbacktest's correct_local_timestamp applies: when the smallest local_ts - exch_ts is negative,
  * -that + base_latency, else 0 (base_latency is then not added). Differences wrap as int64, as there. */
-int64_t cf_order_local_offset(const cf_event *rows, size_t n, int64_t base_latency);
+int64_t cf_order_local_offset(const void *rows, size_t row_size, size_t n, int64_t base_latency);
 
 /* Add offset to every row's local_ts. */
-void cf_order_shift_local(cf_event *rows, size_t n, int64_t offset);
+void cf_order_shift_local(void *rows, size_t row_size, size_t n, int64_t offset);
 
 /* Where a merge stands between calls. Start from {0, 0}. */
 typedef struct {
@@ -39,11 +51,12 @@ typedef struct {
  * once with both flags when both walks stand on rows with equal timestamps and equal ev, px (NaN equal to
  * NaN) and qty. Where hftbacktest would fail its assertion (equal timestamps, different rows), the
  * exchange side is emitted alone and the walk goes on.
- * Writes up to cap rows into out and returns CF_OK when done or CF_ENOSPC when out is full (cursor keeps
- * the position: call again). With out NULL it only counts (*n_out), from the cursor to the end.
+ * Rows of cf_row come out with order_id, ival and fval 0. Writes up to cap rows into out and returns CF_OK when done or CF_ENOSPC when out is full (cursor keeps
+ * the position: call again). With out NULL it only counts (*n_out), from the cursor to the end. A NULL
+ * order is the identity (the rows are in that order already: no index array needed).
  * CF_EINVAL when an index is outside [0, n). */
-cf_status cf_order_merge(const cf_event *rows, size_t n, const int64_t *by_exch, const int64_t *by_local,
-                         cf_order_cursor *cursor, cf_event *out, size_t cap, size_t *n_out);
+cf_status cf_order_merge(const void *rows, size_t row_size, size_t n, const int64_t *by_exch,
+                         const int64_t *by_local, cf_order_cursor *cursor, cf_event *out, size_t cap, size_t *n_out);
 
 /* The last exchange and local times validated so far, for data checked in pieces. */
 typedef struct {

@@ -71,6 +71,16 @@ int cf_tardis_number(const char *s, size_t n, size_t avail, double *out) {
 /* Microsecond integer text -> ns. */
 static int parse_us(const char *s, size_t n, int64_t *ns) {
     if (n == 0 || n > 16) return 0; /* 16 digits of us reach year 2286; ns then stays inside int64 */
+#ifdef CF_DECIMAL_SWAR
+    if (n == 16) { /* every timestamp since 2001: two eight-digit words */
+        uint64_t hi, lo;
+        memcpy(&hi, s, 8);
+        memcpy(&lo, s + 8, 8);
+        if (cf_swar_nondigits(hi) | cf_swar_nondigits(lo)) return 0;
+        *ns = (int64_t)(cf_swar_digits(hi, 8) * 100000000u + cf_swar_digits(lo, 8)) * 1000;
+        return 1;
+    }
+#endif
     int64_t v = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned d = (unsigned)(unsigned char)s[i] - '0';
@@ -81,14 +91,37 @@ static int parse_us(const char *s, size_t n, int64_t *ns) {
     return 1;
 }
 
+/* Position of the first ',' in line[i..n), or n. avail >= n bytes are readable from line: eight bytes are
+ * tested at a time while they are (the first zero byte of w ^ ',,,,,,,,' is exact). */
+static inline size_t find_comma(const char *line, size_t i, size_t n, size_t avail) {
+#ifdef CF_DECIMAL_SWAR
+    while (i < n && i + 8 <= avail) {
+        uint64_t w;
+        memcpy(&w, line + i, 8);
+        uint64_t x = w ^ 0x2C2C2C2C2C2C2C2CULL;
+        uint64_t z = (x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL;
+        if (z) {
+            size_t at = i + ((size_t)__builtin_ctzll(z) >> 3);
+            return at < n ? at : n;
+        }
+        i += 8;
+    }
+#else
+    (void)avail;
+#endif
+    while (i < n && line[i] != ',') i++;
+    return i < n ? i : n;
+}
+
 typedef struct {
     const char *p;
     size_t n;
 } field_t;
 
-/* Split line[0..n) into at most N_COLUMNS + 1 fields; quoted fields lose their quotes ("" inside stays as
- * is: no numeric column holds one). Returns the field count, or -1 for an unterminated quote. */
-static int split(const char *line, size_t n, field_t *f) {
+/* Split line[0..n) (avail >= n bytes readable) into at most N_COLUMNS + 1 fields; quoted fields lose their
+ * quotes ("" inside stays as is: no numeric column holds one). Returns the field count, or -1 for an
+ * unterminated quote. */
+static int split_quoted(const char *line, size_t n, size_t avail, field_t *f) {
     int count = 0;
     size_t i = 0;
     for (;;) {
@@ -114,14 +147,63 @@ static int split(const char *line, size_t n, field_t *f) {
             i++;
             continue;
         }
-        const char *c = memchr(line + i, ',', n - i);
-        size_t end = c ? (size_t)(c - line) : n;
+        size_t end = find_comma(line, i, n, avail); /* fields are short: cheaper than a memchr call each */
         f[count].p = line + i;
         f[count].n = end - i;
         count++;
-        if (!c) return count;
+        if (end == n) return count;
         i = end + 1;
     }
+}
+
+#ifdef CF_DECIMAL_SWAR
+/* 0x80 in each byte of w equal to pattern's (exact: no carries between bytes). */
+static inline uint64_t bytes_equal(uint64_t w, uint64_t pattern) {
+    uint64_t x = w ^ pattern;
+    return ~(((x & 0x7F7F7F7F7F7F7F7FULL) + 0x7F7F7F7F7F7F7F7FULL) | x) & 0x8080808080808080ULL;
+}
+#endif
+
+/* split_quoted's result for a line: eight bytes at a time, every comma of a word taken from its bit mask
+ * (the exact zero-byte test: a '-' after a comma is not one). A line with a quote, or whose last word would
+ * be read past avail, goes to split_quoted. */
+static int split(const char *line, size_t n, size_t avail, field_t *f) {
+#ifdef CF_DECIMAL_SWAR
+    int count = 0;
+    size_t start = 0;
+    uint64_t quotes = 0;
+    for (size_t i = 0; i < n; i += 8) {
+        if (i + 8 > avail) return split_quoted(line, n, avail, f);
+        uint64_t w;
+        memcpy(&w, line + i, 8);
+        uint64_t commas = bytes_equal(w, 0x2C2C2C2C2C2C2C2CULL), quote = bytes_equal(w, 0x2222222222222222ULL);
+        if (n - i < 8) { /* the line ends inside this word */
+            uint64_t inside = (1ULL << (8 * (n - i))) - 1;
+            commas &= inside;
+            quote &= inside;
+        }
+        quotes |= quote;
+        while (commas) {
+            size_t at = i + ((size_t)__builtin_ctzll(commas) >> 3);
+            if (count >= N_COLUMNS) { /* too many, unless quotes further on hold some of the commas */
+                count = N_COLUMNS + 1;
+                break;
+            }
+            f[count].p = line + start;
+            f[count].n = at - start;
+            count++;
+            start = at + 1;
+            commas &= commas - 1;
+        }
+    }
+    if (quotes) return split_quoted(line, n, avail, f);
+    if (count >= N_COLUMNS) return N_COLUMNS + 1; /* too many: the count is all that matters */
+    f[count].p = line + start;
+    f[count].n = n - start;
+    return count + 1;
+#else
+    return split_quoted(line, n, avail, f);
+#endif
 }
 
 static int is_word(const field_t *f, const char *w) { return equals(f->p, f->n, w); }
@@ -163,7 +245,7 @@ static cf_status flush_snapshot(cf_tardis *t, cf_event *out, size_t cap, size_t 
  * start_of_day, which the retry sets the same way). */
 static cf_status row(cf_tardis *t, const char *line, size_t n, size_t avail, cf_event *out, size_t cap, size_t *o) {
     field_t f[N_COLUMNS + 1];
-    int count = split(line, n, f);
+    int count = split(line, n, avail, f);
     if (count != N_COLUMNS) {
         t->bad_column = -1;
         return CF_EBADMSG;

@@ -24,14 +24,15 @@ static void fail(const char *what) {
 
 static void check_argsort(size_t n) {
     int64_t *keys = malloc((n ? n : 1) * sizeof *keys), *out = malloc((n ? n : 1) * sizeof *out);
-    int64_t *tmp = malloc((n / 2 + 1) * sizeof *tmp), *ref = malloc((n ? n : 1) * sizeof *ref);
-    int pattern = (int)below(5);
+    int64_t *tmp = malloc(CF_ORDER_TMP(n) * sizeof *tmp), *ref = malloc((n ? n : 1) * sizeof *ref);
+    int pattern = (int)below(6);
     int64_t v = (int64_t)below(1000);
     for (size_t i = 0; i < n; i++) {
         if (pattern == 0) keys[i] = (int64_t)rnd();                         /* anything */
         else if (pattern == 1) keys[i] = (int64_t)below(4);                 /* many ties */
         else if (pattern == 2) keys[i] = v += (int64_t)below(3) - (below(8) == 0 ? 5 : 0); /* jitter */
         else if (pattern == 3) keys[i] = (int64_t)(n - i) / 3;              /* descending */
+        else if (pattern == 5) keys[i] = (v += (int64_t)below(10)) + (int64_t)below(500); /* wide jitter */
         else keys[i] = i < n / 2 ? (int64_t)i * 2 : (int64_t)(i - n / 2) * 2 + 1; /* two interleaved files */
     }
     for (size_t i = 0; i < n; i++) { /* stable insertion sort */
@@ -238,6 +239,7 @@ int main(int argc, char **argv) {
     static char buf[1 << 14];
     for (long it = 0; it < iterations; it++) {
         if (it % 20 == 0) check_argsort(below(8) ? below(300) : below(2000));
+        if (it % 500 == 0) check_argsort(4096 + below(8000)); /* the bucket path (csrc/convert/order.c) */
         int mutate = below(3) == 0;
         size_t len = build(buf, sizeof buf, TARDIS_ROWS, sizeof TARDIS_ROWS / sizeof *TARDIS_ROWS, below(40), mutate);
         char *exact = malloc(len ? len : 1);

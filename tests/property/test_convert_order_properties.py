@@ -100,3 +100,34 @@ def test_validate_agrees_with_the_reference(rows):
     except ValueError as exc:
         got = str(exc)
     assert got == expected
+
+
+@st.composite
+def large_timestamps(draw):
+    """Enough keys for the bucket path (over 4096): jittered ones (a feed latency that varies by more than
+    the step), long sorted stretches, heavy duplicates, a few wild values, or one far outlier."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    n = draw(st.integers(4096, 40_000))
+    steps = rng.choice([0, 0, 1, 10, 30], size=n)
+    keys = np.cumsum(steps) + draw(st.integers(-(10**12), 10**12))
+    keys = keys + rng.integers(0, draw(st.sampled_from([1, 5, 500, 5000])), size=n)
+    shape = draw(st.sampled_from(["jitter", "duplicates", "wild", "outlier", "two_files"]))
+    if shape == "duplicates":
+        keys = keys // draw(st.sampled_from([100, 10_000]))
+    elif shape == "wild":
+        at = rng.integers(0, n, size=20)
+        keys[at] = rng.integers(-(2**63), 2**63 - 1, size=20, dtype=np.int64)
+    elif shape == "outlier":
+        keys[rng.integers(0, n)] = draw(st.sampled_from([-(2**63), 2**63 - 1]))
+    elif shape == "two_files":
+        keys = np.concatenate([keys[: n // 3], keys[n // 3:] - keys[n // 2]])
+    return keys.astype(np.int64)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(keys=large_timestamps())
+def test_argsort_of_many_keys_is_numpys(keys):
+    assert np.array_equal(convert.argsort(keys), np.argsort(keys, kind="stable"))
+    rows = np.zeros(len(keys), dtype=EVENT_DTYPE)
+    rows["exch_ts"] = keys
+    assert np.array_equal(convert.argsort(rows["exch_ts"]), np.argsort(keys, kind="stable"))

@@ -89,3 +89,21 @@ def test_correct_event_order_where_hftbacktest_asserts_writes_each_side_once():
     local = out[out["ev"] & (1 << 30) != 0]
     assert sorted(exch["px"]) == [1.0, 2.0] and sorted(local["px"]) == [1.0, 2.0]
     convert.validate_event_order(out)
+
+
+def test_merge_takes_rows_already_in_an_order_without_its_index():
+    from crossfury._native import convert as native
+
+    data = rows(5000, 6)
+    data = data[np.argsort(data["local_ts"], kind="stable")]  # in local order, as a recording's rows are
+    by_exch = convert.argsort(data["exch_ts"])
+    identity = np.arange(len(data))
+
+    def merged(by_local):
+        m = native.Merger(data, by_exch, by_local)
+        out = np.empty(m.count(), dtype=EVENT_DTYPE)
+        m.next_chunk(len(out), out)
+        return out
+
+    assert len(merged(None)) > len(data)
+    assert same_events(merged(None), merged(identity))
