@@ -2,8 +2,8 @@
 """The connector's cost per WebSocket frame without sockets: pre-built depth frames into one connection's listener.
 
 Run ``python benchmarks/bench_frames.py [--frames 20000] [--merge 1]`` for indicative ns per frame, or with
-``--callgrind`` for instructions per frame (repeatable under load: each path runs under
-``valgrind --tool=callgrind`` with N and 2N frames, and the difference is divided by N, so start-up cancels).
+``--callgrind`` for instructions per frame (repeatable under load: each path runs under ``valgrind
+--tool=callgrind`` collecting only inside the loop that feeds the frames).
 
 What runs is the connector's own code from the picows listener on: a ``Connector`` for Binance USD-M (no
 network: its instrument is set by hand), one connection's ``WsConnection`` listener fed with picows test frames
@@ -22,6 +22,8 @@ Checked once per run: every frame applied and delivered, and the book's top equa
 from __future__ import annotations
 
 import argparse
+import collections
+import itertools
 import json
 import re
 import subprocess
@@ -51,9 +53,8 @@ class _WantAll:
         return ()
 
 
-def generate(frames: int, merge: int, stream: str, total: int):
-    """Return (snapshot (last id, bids, asks), envelopes, the book after ``frames`` of them) from the synthetic
-    market, generating ``total`` (so that runs of different lengths cost the same before the frames go in).
+def generate(frames: int, merge: int, stream: str):
+    """Return (snapshot (last id, bids, asks), envelopes, the book after them) from the synthetic market.
 
     The snapshot is taken after the first message, which bridges it (binance.md §5: U <= lastUpdateId <= u).
     """
@@ -64,8 +65,8 @@ def generate(frames: int, merge: int, stream: str, total: int):
     feed = SyntheticFeed(market, SYMBOL, 7)
     key = market.symbols[SYMBOL].keys["depth"]
     payloads = []
-    snapshot = after = None
-    for k in range(max(frames, total) + 1):
+    snapshot = None
+    for k in range(frames + 1):
         group = []
         for j in range(merge):
             feed.step(1_700_000_000_000 + k * merge + j)
@@ -73,24 +74,22 @@ def generate(frames: int, merge: int, stream: str, total: int):
         payloads.append(group[0] if merge == 1 else _merge(group))
         if k == 0:
             snapshot = market.book(SYMBOL)
-        if k == frames:
-            after = market.book(SYMBOL)
     head = b'{"stream":"' + stream.encode() + b'","data":'
-    return snapshot, [head + p + b"}" for p in payloads], after
+    return snapshot, [head + p + b"}" for p in payloads], market.book(SYMBOL)
 
 
 def _exact(levels) -> list[tuple[Decimal, Decimal]]:
     return [(Decimal(p), Decimal(q)) for p, q in levels]
 
 
-def run(path: str, frames: int, merge: int, total: int = 0) -> dict:
+def run(path: str, frames: int, merge: int) -> dict:
     spec = USDM.at("http://127.0.0.1:9")  # never contacted
     conn = Connector(spec)
     inst = Instrument("BTC-USDT-PERP", SYMBOL, "BTC", "USDT", spec.market, "0.10", "0.001")
     conn._instruments = {inst.symbol: inst}
     conn._by_name = {inst.symbol: inst, SYMBOL: inst}
     stream = spec.stream_name(Channel.BOOK, SYMBOL)
-    (last_id, bids, asks), envelopes, (final_id, final_bids, final_asks) = generate(frames, merge, stream, total)
+    (last_id, bids, asks), envelopes, (final_id, final_bids, final_asks) = generate(frames, merge, stream)
     connection = conn._new_connection("/public/stream", [stream])
     conn._add_route(stream, Channel.BOOK, inst, connection)
     book = conn.book(inst.symbol)
@@ -110,11 +109,9 @@ def run(path: str, frames: int, merge: int, total: int = 0) -> dict:
 
     listener = WsConnection("ws://unused", connection.receive, router=connection.router)._listener
     built = [_make_test_ws_frame(WSMsgType.TEXT, e, True, False) for e in envelopes]
-    fed = built[:frames]
-    on_frame = listener.on_ws_frame
     t0 = time.perf_counter()
-    for frame in fed:
-        on_frame(None, frame)
+    # deque(..., maxlen=0) runs the loop in C (consume_iterator), which --callgrind counts alone
+    collections.deque(map(listener.on_ws_frame, itertools.repeat(None), built), maxlen=0)
     elapsed = time.perf_counter() - t0
     health = conn.health()["books"][inst.symbol]
     top_bids, top_asks = book.top_text(5)
@@ -122,16 +119,17 @@ def run(path: str, frames: int, merge: int, total: int = 0) -> dict:
           and _exact(top_bids) == _exact(final_bids[:5]) and _exact(top_asks) == _exact(final_asks[:5])
           and health["native_frames"] == (frames if path == "native" else 0))
     return {"path": path, "frames": frames, "merge": merge, "ns_per_frame": elapsed * 1e9 / frames,
-            "bytes_per_frame": sum(map(len, envelopes[:frames])) / frames, "native_frames": health["native_frames"],
+            "bytes_per_frame": sum(map(len, envelopes)) / frames, "native_frames": health["native_frames"],
             "ok": ok}
 
 
 _COLLECTED = re.compile(r"Collected : (\d+)")
 
 
-def instructions(path: str, frames: int, merge: int, generate: int) -> int:
-    cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__,
-           "--path", path, "--frames", str(frames), "--merge", str(merge), "--generate", str(generate), "--json"]
+def instructions(path: str, frames: int, merge: int) -> int:
+    cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", "--collect-atstart=no",
+           "--toggle-collect=consume_iterator", sys.executable, __file__, "--path", path, "--frames", str(frames),
+           "--merge", str(merge), "--json"]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
     if not json.loads(out.stdout.splitlines()[-1])["ok"]:
         sys.exit(f"{path}: check failed under callgrind")
@@ -143,19 +141,17 @@ def main() -> None:
     p.add_argument("--frames", type=int, default=20_000)
     p.add_argument("--merge", type=int, default=1, help="synthetic events per message (10: about 29 levels)")
     p.add_argument("--path", choices=("native", "python", "both"), default="both")
-    p.add_argument("--callgrind", action="store_true", help="instructions per frame (N and 2N frames under callgrind)")
-    p.add_argument("--generate", type=int, default=0, help="generate this many frames, feed --frames of them")
+    p.add_argument("--callgrind", action="store_true", help="instructions per frame, counted under callgrind")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
     paths = ["native", "python"] if args.path == "both" else [args.path]
     if args.json:
-        print(json.dumps(run(paths[0], args.frames, args.merge, args.generate)))
+        print(json.dumps(run(paths[0], args.frames, args.merge)))
         return
     for path in paths:
         if args.callgrind:
-            n = args.frames
-            per = (instructions(path, 2 * n, args.merge, 2 * n) - instructions(path, n, args.merge, 2 * n)) / n
-            print(f"{path:7} merge {args.merge}: {per:,.0f} instructions per frame (callgrind, {n:,} vs {2 * n:,} frames)")
+            per = instructions(path, args.frames, args.merge) / args.frames
+            print(f"{path:7} merge {args.merge}: {per:,.0f} instructions per frame (callgrind, {args.frames:,} frames)")
         else:
             r = run(path, args.frames, args.merge)
             if not r["ok"]:
