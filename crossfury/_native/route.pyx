@@ -9,7 +9,7 @@ from cpython.list cimport PyList_GET_SIZE
 from cpython.ref cimport Py_INCREF, PyObject
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from libc.stdint cimport int64_t
-from libc.string cimport memchr, memcmp
+from libc.string cimport memchr, memcmp, memcpy
 
 from crossfury._native.book cimport (CF_ASK, CF_BID, cf_book_top, cf_level, cf_side_id, cf_sync, cf_sync_get_book,
                                      cf_sync_get_last_id, cf_sync_get_px_scale, cf_sync_get_qty_scale,
@@ -45,6 +45,8 @@ cdef class DepthRoute:
     cdef object _on_status
     cdef object _on_malformed
     cdef object _on_callback_error
+    cdef _TopSide _bids
+    cdef _TopSide _asks
     cdef readonly unsigned long long frames  # taken by DepthRouter, straight from the WebSocket frame
 
     def __init__(self, book, owner, list targets, Py_ssize_t levels, message, exchange, market, str symbol,
@@ -64,6 +66,8 @@ cdef class DepthRoute:
         self._on_status = on_status
         self._on_malformed = on_malformed
         self._on_callback_error = on_callback_error
+        self._bids = _TopSide(CF_BID)
+        self._asks = _TopSide(CF_ASK)
 
     def __call__(self, bytes payload, int64_t local_ts) -> None:
         """Handle one depth message that came the Python way (rotation, raw sinks, no stream prefix)."""
@@ -86,8 +90,8 @@ cdef class DepthRoute:
             return 0
         s = sync_of(self._book)
         message = self._message(exchange=self._exchange, market=self._market, exch_ts=exch_ts * self._time_scale_ns,
-                                local_ts=local_ts, symbol=self._symbol, bids=_top_side(s, CF_BID, self._levels),
-                                asks=_top_side(s, CF_ASK, self._levels), last_id=cf_sync_get_last_id(s))
+                                local_ts=local_ts, symbol=self._symbol, bids=self._bids.read(s, self._levels),
+                                asks=self._asks.read(s, self._levels), last_id=cf_sync_get_last_id(s))
         for target in self._targets:
             try:
                 target(message)
@@ -96,19 +100,38 @@ cdef class DepthRoute:
         return 0
 
 
-cdef tuple _top_side(const cf_sync *s, cf_side_id side, Py_ssize_t n):
+cdef class _TopSide:
     # NativeBook.top_levels for one side of a synced book: ((price, quantity), ...) floats, best first, built
     # straight into the tuple (top_levels, through a list, costs 1.6x as many instructions: bench_frames.py).
-    cdef cf_level buf[_MAX_LEVELS]
-    cdef cf_scale ps = cf_sync_get_px_scale(s)
-    cdef cf_scale qs = cf_sync_get_qty_scale(s)
-    cdef Py_ssize_t k, got = <Py_ssize_t>cf_book_top(cf_sync_get_book(s), side, buf, <size_t>n)
-    cdef tuple out = PyTuple_New(got)
-    for k in range(got):
-        level = (cf_scale_to_double(&ps, buf[k].px), cf_scale_to_double(&qs, buf[k].qty))
-        Py_INCREF(level)  # PyTuple_SET_ITEM steals the reference that `level` gives back at the next turn
-        PyTuple_SET_ITEM(out, k, level)
-    return out
+    # Tuples are immutable, so while the side's top levels stay the same (a change deeper in the book), the
+    # last one is handed out again: no allocation, and no freeing when the message goes.
+    cdef cf_side_id side
+    cdef cf_level levels[_MAX_LEVELS]
+    cdef Py_ssize_t count
+    cdef cf_scale px_scale
+    cdef cf_scale qty_scale
+    cdef tuple value
+
+    def __cinit__(self, int side):
+        self.side = <cf_side_id>side
+
+    cdef tuple read(self, const cf_sync *s, Py_ssize_t n):
+        cdef cf_level buf[_MAX_LEVELS]
+        cdef cf_scale ps = cf_sync_get_px_scale(s)
+        cdef cf_scale qs = cf_sync_get_qty_scale(s)
+        cdef Py_ssize_t k, got = <Py_ssize_t>cf_book_top(cf_sync_get_book(s), self.side, buf, <size_t>n)
+        if (self.value is not None and got == self.count and memcmp(buf, self.levels, got * sizeof(cf_level)) == 0
+                and memcmp(&ps, &self.px_scale, sizeof(cf_scale)) == 0
+                and memcmp(&qs, &self.qty_scale, sizeof(cf_scale)) == 0):
+            return self.value
+        cdef tuple out = PyTuple_New(got)
+        for k in range(got):
+            level = (cf_scale_to_double(&ps, buf[k].px), cf_scale_to_double(&qs, buf[k].qty))
+            Py_INCREF(level)  # PyTuple_SET_ITEM steals the reference that `level` gives back at the next turn
+            PyTuple_SET_ITEM(out, k, level)
+        memcpy(self.levels, buf, got * sizeof(cf_level))
+        self.count, self.px_scale, self.qty_scale, self.value = got, ps, qs, out
+        return out
 
 
 cdef class DepthRouter(FrameRouter):

@@ -186,3 +186,33 @@ def test_depth_route_refuses_more_levels_than_top_levels_allows():
 def test_depth_router_needs_a_stream_prefix():
     with pytest.raises(ValueError, match="stream_prefix"):
         DepthRouter(b"", {}, [])
+
+
+def test_depth_route_reuses_a_side_whose_top_did_not_change_and_rebuilds_it_when_it_did():
+    h = Harness()
+    h.frame(BRIDGE)
+    h.frame(depth(106, 107, 105, [["99.80", "3.500"]], []))   # below the top 2 bids; asks unchanged too
+    h.frame(depth(108, 109, 107, [], [["100.20", "2.600"]]))  # the second ask changes
+
+    first, deep, top = h.delivered
+    assert deep.bids is first.bids and deep.asks is first.asks
+    assert top.bids is first.bids and top.asks is not first.asks
+    assert top.asks == ((100.2, 2.6),)
+    assert (top.bids, top.asks) == h.book.top_levels(LEVELS)
+
+
+def test_depth_route_rebuilds_a_side_when_an_inferred_grid_grows():
+    h = Harness()
+    h.book = SyncedBook("prev-id")  # no tick or lot size: the grid follows the decimals seen
+    h.book.on_snapshot({"lastUpdateId": 100, "bids": [["100.1", "1"], ["100.0", "1"]], "asks": [["100.2", "1"]]})
+    h.route = DepthRoute(h.book, h.owner, h.targets, LEVELS, BookSnapshot, Exchange.BINANCE, MarketType.PERPETUAL,
+                         "BTC-USDT-PERP", 1_000_000, None, None, None)
+    h.listener.router = DepthRouter(STREAM_PREFIX, {STREAM.encode(): h.route}, [])
+
+    h.frame(depth(95, 105, 94, [["100.1", "2"]], []))
+    h.frame(depth(106, 107, 105, [["98.05", "1"]], []))  # a deep level with two decimals: every tick count x10
+
+    first, grown = h.delivered
+    assert grown.bids == first.bids == ((100.1, 2.0), (100.0, 1.0)) and grown.asks == first.asks == ((100.2, 1.0),)
+    assert grown.bids is not first.bids and grown.asks is not first.asks  # same values, other ticks: rebuilt
+    assert (grown.bids, grown.asks) == h.book.top_levels(LEVELS)
