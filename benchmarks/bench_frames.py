@@ -1,13 +1,13 @@
 # SPDX-License-Identifier: MIT
-"""The connector's cost per WebSocket frame without sockets: pre-built depth frames into one connection's listener.
+"""The connector's cost per WebSocket frame, no sockets: pre-built depth frames into one connection's listener.
 
 Run ``python benchmarks/bench_frames.py [--frames 20000] [--merge 1]`` for indicative ns per frame, or with
 ``--callgrind`` for instructions per frame (repeatable under load: each path runs under ``valgrind
 --tool=callgrind`` collecting only inside the loop that feeds the frames).
 
 What runs is the connector's own code from the picows listener on: a ``Connector`` for Binance USD-M (no
-network: its instrument is set by hand), one connection's ``WsConnection`` listener fed with picows test frames
-(``_make_test_ws_frame``), each a combined-stream depth message of the simulator's synthetic market
+network: its instrument is set by hand), one connection's ``WsConnection`` listener fed with picows test
+frames (``_make_test_ws_frame``), each a combined-stream depth message of the simulator's synthetic market
 (``crossfury.sim.market``, merged K events per message with ``--merge K`` as ``_e2e_sim.py`` does), and a
 ``BookSnapshot`` callback that does what the end-to-end benchmark's does (one latency, one count). Two paths:
 
@@ -128,8 +128,8 @@ _COLLECTED = re.compile(r"Collected : (\d+)")
 
 def instructions(path: str, frames: int, merge: int) -> int:
     cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", "--collect-atstart=no",
-           "--toggle-collect=consume_iterator", sys.executable, __file__, "--path", path, "--frames", str(frames),
-           "--merge", str(merge), "--json"]
+           "--toggle-collect=consume_iterator", sys.executable, __file__, "--path", path,
+           "--frames", str(frames), "--merge", str(merge), "--json"]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
     if not json.loads(out.stdout.splitlines()[-1])["ok"]:
         sys.exit(f"{path}: check failed under callgrind")
@@ -151,13 +151,14 @@ def main() -> None:
     for path in paths:
         if args.callgrind:
             per = instructions(path, args.frames, args.merge) / args.frames
-            print(f"{path:7} merge {args.merge}: {per:,.0f} instructions per frame (callgrind, {args.frames:,} frames)")
+            print(f"{path:7} merge {args.merge}: {per:,.0f} instructions per frame "
+                  f"(callgrind, {args.frames:,} frames)")
         else:
             r = run(path, args.frames, args.merge)
             if not r["ok"]:
                 sys.exit(f"{path}: check failed: {r}")
-            print(f"{path:7} merge {args.merge}: {r['ns_per_frame']:,.0f} ns per frame ({r['bytes_per_frame']:.0f} "
-                  f"bytes per frame, {args.frames:,} frames; indicative)")
+            print(f"{path:7} merge {args.merge}: {r['ns_per_frame']:,.0f} ns per frame "
+                  f"({r['bytes_per_frame']:.0f} bytes per frame, {args.frames:,} frames; indicative)")
 
 
 if __name__ == "__main__":

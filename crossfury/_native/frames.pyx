@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
-# The picows listener of every WsConnection (crossfury/wire/ws.py), in Cython so that a whole text frame reaches
-# a native FrameRouter straight from picows's read buffer: no Python call and no copy per frame.
+# The picows listener of every WsConnection (crossfury/wire/ws.py), in Cython so that a whole text frame
+# reaches a native FrameRouter straight from picows's read buffer: no Python call and no copy per frame.
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from libc.stdint cimport int64_t
 from posix.time cimport CLOCK_REALTIME, clock_gettime, timespec
@@ -70,7 +70,7 @@ cdef class FrameListener(WSListener):
         self._on_disconnected()
 
     def deliver(self, bytes payload) -> None:
-        """Stamp, count and hand over one message that ``on_other_frame`` completed (binary or reassembled)."""
+        """Stamp, count and hand over a message that ``on_other_frame`` completed (binary or reassembled)."""
         cdef int64_t now = self._now()
         self.messages += 1
         self.last_message_ns = now

@@ -11,9 +11,9 @@ from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from libc.stdint cimport int64_t
 from libc.string cimport memchr, memcmp, memcpy
 
-from crossfury._native.book cimport (CF_ASK, CF_BID, cf_book_top, cf_level, cf_side_id, cf_sync, cf_sync_get_book,
-                                     cf_sync_get_last_id, cf_sync_get_px_scale, cf_sync_get_qty_scale,
-                                     feed_depth_span, sync_of)
+from crossfury._native.book cimport (CF_ASK, CF_BID, cf_book_top, cf_level, cf_side_id, cf_sync,
+                                     cf_sync_get_book, cf_sync_get_last_id, cf_sync_get_px_scale,
+                                     cf_sync_get_qty_scale, feed_depth_span, sync_of)
 from crossfury._native.common cimport CF_OK, cf_scale, cf_scale_to_double
 from crossfury._native.frames cimport FrameRouter
 
@@ -89,9 +89,10 @@ cdef class DepthRoute:
         if not PyList_GET_SIZE(self._targets):
             return 0
         s = sync_of(self._book)
-        message = self._message(exchange=self._exchange, market=self._market, exch_ts=exch_ts * self._time_scale_ns,
-                                local_ts=local_ts, symbol=self._symbol, bids=self._bids.read(s, self._levels),
-                                asks=self._asks.read(s, self._levels), last_id=cf_sync_get_last_id(s))
+        message = self._message(exchange=self._exchange, market=self._market,
+                                exch_ts=exch_ts * self._time_scale_ns, local_ts=local_ts, symbol=self._symbol,
+                                bids=self._bids.read(s, self._levels), asks=self._asks.read(s, self._levels),
+                                last_id=cf_sync_get_last_id(s))
         for target in self._targets:
             try:
                 target(message)
@@ -120,7 +121,8 @@ cdef class _TopSide:
         cdef cf_scale ps = cf_sync_get_px_scale(s)
         cdef cf_scale qs = cf_sync_get_qty_scale(s)
         cdef Py_ssize_t k, got = <Py_ssize_t>cf_book_top(cf_sync_get_book(s), self.side, buf, <size_t>n)
-        if (self.value is not None and got == self.count and memcmp(buf, self.levels, got * sizeof(cf_level)) == 0
+        if (self.value is not None and got == self.count
+                and memcmp(buf, self.levels, got * sizeof(cf_level)) == 0
                 and memcmp(&ps, &self.px_scale, sizeof(cf_scale)) == 0
                 and memcmp(&qs, &self.qty_scale, sizeof(cf_scale)) == 0):
             return self.value
@@ -146,7 +148,7 @@ cdef class DepthRouter(FrameRouter):
     cdef bytes _prefix
     cdef dict _routes
     cdef list _raw_sinks
-    cdef bytes _last_name  # the last stream name looked up; its hash is cached, so a repeat needs no new bytes
+    cdef bytes _last_name  # the last stream name looked up: its hash is kept, a repeat needs no new bytes
     cdef public bint direct
 
     def __init__(self, bytes stream_prefix, dict routes, list raw_sinks):
@@ -172,7 +174,8 @@ cdef class DepthRouter(FrameRouter):
         if end == NULL:
             return 0
         name_len = end - name
-        if key is None or PyBytes_GET_SIZE(key) != name_len or memcmp(PyBytes_AS_STRING(key), name, name_len) != 0:
+        if (key is None or PyBytes_GET_SIZE(key) != name_len
+                or memcmp(PyBytes_AS_STRING(key), name, name_len) != 0):
             key = self._last_name = PyBytes_FromStringAndSize(name, name_len)
         found = PyDict_GetItem(self._routes, key)
         if found == NULL:

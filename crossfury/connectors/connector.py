@@ -5,8 +5,9 @@ Data path per message (all synchronous, inside the socket's read callback): pico
 route -> for depth, ``SyncedBook.on_message`` (decode, id check, apply in one C call) -> message to
 callbacks and iterators. A depth frame takes that whole path in one native call (``DepthRouter``, from
 ``crossfury._native.route``); other messages, and depth while a rotation or a raw sink needs the bytes, take
-it through Python, ending in the same ``DepthRoute``. Around it, tasks keep things alive: one supervisor per connection (reconnect with
-backoff), one snapshot task per book that needs one, and a watchdog (silence, rotation, rates).
+it through Python, ending in the same ``DepthRoute``. Around it, tasks keep things alive: one supervisor per
+connection (reconnect with backoff), one snapshot task per book that needs one, and a watchdog (silence,
+rotation, rates).
 """
 
 from __future__ import annotations

@@ -32,7 +32,8 @@ class _Recorder:
 
 
 def _listener(rec: _Recorder, clock_ns=time.time_ns, router=None) -> FrameListener:
-    return FrameListener(rec.on_message, rec.on_other_frame, rec.on_error, rec.on_disconnected, clock_ns, router)
+    return FrameListener(rec.on_message, rec.on_other_frame, rec.on_error, rec.on_disconnected, clock_ns,
+                         router)
 
 
 def _text(payload: bytes, fin: bool = True):
