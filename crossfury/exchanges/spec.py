@@ -75,12 +75,12 @@ class ExchangeSpec:
     unsubscribe_message: Callable[[list[str], int], str]
     parse_control: Callable[[bytes], ControlReply | None]
     stream_of: Callable[[bytes], bytes | None]  # routing key of a data message (the stream name)
-    stream_prefix: bytes | None                 # what messages start with up to the stream name, for native
-                                                # routing of depth frames ({"stream":"); None: stream_of only
     parse_instruments: Callable[[Any, MarketType], list[Instrument]]
     normalizers: Mapping[Channel, Normalizer]
     trade_streams: Mapping[str, str] = field(default_factory=dict)  # trade kind -> template; default: streams
     time_scale_ns: int = 1_000_000              # exchange timestamps are ms
+    stream_prefix: bytes | None = None          # what messages start with up to the stream name, for native
+                                                # routing of depth frames ({"stream":"); None: stream_of only
     extra: Mapping[str, Any] = field(default_factory=dict)
     trading: Any = None                         # the market's trading endpoints (a TradingSpec), None = data only
 
