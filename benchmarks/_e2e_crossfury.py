@@ -3,7 +3,8 @@
 
 The callback records ``time.time_ns() - msg.local_ts`` (receive time of the frame, taken in the WebSocket read
 callback, to the moment the callback runs) for every book message. Counters come from ``Connector.health()``:
-frames received on the connections, books applied, gaps, resyncs. After the window the book is compared with
+frames received on the connections, books applied, gaps, resyncs, frames that took the native path (one
+call per frame from the WebSocket listener to the callback). After the window the book is compared with
 the simulator's at one update id (see ``_e2e_verify.py``).
 """
 
@@ -38,7 +39,8 @@ async def main(args) -> dict:
                 "invalid": delivered[1], "applied": sum(b["applied"] or 0 for b in books),
                 "gaps": sum(b["gaps"] for b in books), "resyncs": sum(b["resyncs"] or 0 for b in books),
                 "snapshots": sum(b["snapshots"] for b in books), "crossed": sum(b["crossed"] for b in books),
-                "malformed": sum(b["malformed"] for b in books)}
+                "malformed": sum(b["malformed"] for b in books),
+                "native": sum(b["native_frames"] for b in books)}
 
     async with conn:
         conn.add_callback(on_book, ["book"])

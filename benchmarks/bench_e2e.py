@@ -32,9 +32,10 @@ simulator's flood mode as is, which generates each event in Python and is slower
 ``_e2e_sim.py``).
 
 Checked once per contender: gaps and resyncs are counted, every frame received in the window is delivered
-(crossfury: and applied), and after the window the delivered book's top 5 levels at one update id equal the
-simulator's REST depth at that id. A failed check exits 1; missing the goals does not. Timings are never
-asserted; the goal lines below the table only report them.
+(crossfury: and applied, each in one native call from the WebSocket listener, ``native_frames``), and after
+the window the delivered book's top 5 levels at one update id equal the simulator's REST depth at that id. A
+failed check exits 1; missing the goals does not. Timings are never asserted; the goal lines below the table
+only report them.
 """
 
 from __future__ import annotations
@@ -136,6 +137,8 @@ def problems(r: dict[str, Any]) -> list[str]:
         bad.append(f"{w['frames']} frames received but {w['delivered']} books delivered")
     if "applied" in w and w["applied"] != w["delivered"]:
         bad.append(f"{w['applied']} applied but {w['delivered']} delivered")
+    if "native" in w and w["native"] != w["frames"]:
+        bad.append(f"{w['frames']} frames received but {w['native']} took the native path")
     for sym, c in r.get("checks", {}).items():
         if not c["ok"]:
             bad.append(f"{sym} at id {c['update_id']}: " + (c.get("why") or f"top {c.get('got')} != {c.get('truth')}"))

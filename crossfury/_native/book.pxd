@@ -83,3 +83,8 @@ cdef extern from "book/sync.h" nogil:
     int64_t cf_sync_get_last_id(const cf_sync *sync)
     cf_value_error cf_sync_last_error(const cf_sync *sync)
     size_t cf_sync_buffered_events(const cf_sync *sync)
+
+# Defined in book.pyx for crossfury/_native/route.pyx: NativeBook.on_message over (pointer, length), and the
+# book's synchroniser for reading.
+cdef int feed_depth_span(object book, const char *msg, size_t n, int64_t *exch_ts) except -1
+cdef const cf_sync *sync_of(object book) except NULL

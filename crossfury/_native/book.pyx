@@ -540,3 +540,29 @@ cdef int64_t _to_ticks(const cf_scale *sc, object text, str what) except? -1:
         raise NumberError(f"{what} {text!r} cannot be expressed on this book's grid "
                           f"({sc.decimals} decimals, step {sc.step})")
     return ticks
+
+
+# -- C-level entry point of the connector's native frame path (crossfury/_native/route.pyx) -------------------
+
+cdef int feed_depth_span(object book, const char *msg, size_t n, int64_t *exch_ts) except -1:
+    # NativeBook.on_message for bytes the caller holds (a frame still in picows's read buffer): returns the
+    # cf_status (>= 0) and the message's exchange time (as last_exch_ts), or raises what on_message raises.
+    # The GIL stays held: for one frame, releasing and retaking it costs more than the C call saves.
+    cdef NativeBook b = <NativeBook?>book
+    cdef cf_sync *s = b._live()
+    cdef Layout layout = b._depth_layout
+    cdef cf_record rec
+    cdef cf_status st
+    if layout is None:
+        raise TypeError("this book has no message layouts: use on_depth, or create it with a rule alias")
+    st = cf_sync_on_message(s, &layout.c, msg, n, &rec)
+    if st >= 0:
+        b._last_exch_ts = rec.ints[<int>CF_FIELD_EXCH_TS] if rec.present & (1u << <int>CF_FIELD_EXCH_TS) else 0
+        exch_ts[0] = b._last_exch_ts
+        return st
+    return b._raise_message_error(st, &rec, layout, "depth message", msg, n)
+
+
+cdef const cf_sync *sync_of(object book) except NULL:
+    # The book's synchroniser, for reading (ValueError once the book is closed).
+    return (<NativeBook?>book)._live()

@@ -3,8 +3,11 @@
 
 Data path per message (all synchronous, inside the socket's read callback): picows frame -> stream name ->
 route -> for depth, ``SyncedBook.on_message`` (decode, id check, apply in one C call) -> message to
-callbacks and iterators. Around it, tasks keep things alive: one supervisor per connection (reconnect with
-backoff), one snapshot task per book that needs one, and a watchdog (silence, rotation, rates).
+callbacks and iterators. A depth frame takes that whole path in one native call (``DepthRouter``, from
+``crossfury._native.route``); other messages, and depth while a rotation or a raw sink needs the bytes, take
+it through Python, ending in the same ``DepthRoute``. Around it, tasks keep things alive: one supervisor per
+connection (reconnect with backoff), one snapshot task per book that needs one, and a watchdog (silence,
+rotation, rates).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any, Callable, Iterable
 
 import aiohttp
 
+from crossfury._native.route import DepthRoute, DepthRouter
 from crossfury.book import SyncedBook, SyncStatus
 from crossfury.connectors.base import Callback, ExchangeConnector, MessageStream, OrderBookView
 from crossfury.core.errors import ConfigError, CrossfuryError, ExchangeError
@@ -68,7 +72,7 @@ class _Book:
     """One symbol's local book and its counters."""
 
     __slots__ = ("inst", "book", "partial", "task", "gaps", "malformed", "snapshots", "crossed", "local_ts",
-                 "snapshot_errors", "invalidations")
+                 "snapshot_errors", "invalidations", "route")
 
     def __init__(self, inst: Instrument, book: SyncedBook, partial: bool):
         self.inst = inst
@@ -78,6 +82,7 @@ class _Book:
         self.gaps = self.malformed = self.snapshots = self.crossed = self.snapshot_errors = 0
         self.invalidations = 0
         self.local_ts = 0
+        self.route: DepthRoute | None = None  # diff depth only: partial books are snapshots
 
 
 @dataclass
@@ -110,6 +115,12 @@ class _Connection:
     messages_mark: tuple[int, int] = (0, 0)      # (count, ns) at the previous rate sample
     messages_per_s: float = 0.0
     receive: Callable[[bytes, int], None] | None = None  # set by the connector: routes this connection's messages
+    router: DepthRouter | None = None  # set by the connector when the spec has a stream prefix
+
+    def route_natively(self) -> None:
+        """Let the native router take depth frames unless a rotation holds or remembers the bytes."""
+        if self.router is not None:
+            self.router.direct = self.held is None and self.seen is None
 
 
 class Connector(ExchangeConnector):
@@ -136,6 +147,7 @@ class Connector(ExchangeConnector):
         self._instruments: dict[str, Instrument] = {}
         self._by_name: dict[str, Instrument] = {}
         self._routes: dict[bytes, _Route] = {}
+        self._depth_routes: dict[bytes, DepthRoute] = {}  # the native router's table: diff depth streams only
         self._books: dict[str, _Book] = {}
         self._trades: dict[str, collections.deque[Trade]] = {}
         self._conns: list[_Connection] = []
@@ -200,6 +212,7 @@ class Connector(ExchangeConnector):
             b.book.close()
         self._books.clear()
         self._routes.clear()
+        self._depth_routes.clear()
         self._conns.clear()
         await self._rest.close()
         self._started = False
@@ -315,7 +328,11 @@ class Connector(ExchangeConnector):
             if old is not None:
                 self._drop_book(old)
             b = self._books[inst.symbol] = _Book(inst, book, partial)
-            handler = (lambda p, ts, b=b: self._on_partial(b, p, ts)) if partial else self._depth_handler(b)
+            if partial:
+                handler = lambda p, ts, b=b: self._on_partial(b, p, ts)
+            else:
+                handler = b.route = self._depth_route(b)
+                self._depth_routes[stream.encode()] = b.route
         else:
             if channel is Channel.TRADES:
                 self._trades.setdefault(inst.symbol, collections.deque(maxlen=self.config.trade_ring))
@@ -325,6 +342,7 @@ class Connector(ExchangeConnector):
 
     def _drop_route(self, stream: str) -> None:
         route = self._routes.pop(stream.encode(), None)
+        self._depth_routes.pop(stream.encode(), None)
         if route is None:
             return
         if route.channel is Channel.BOOK:
@@ -347,6 +365,8 @@ class Connector(ExchangeConnector):
                            Backoff(cfg.reconnect_initial_s, cfg.reconnect_max_s),
                            MessageRate(self.spec.max_control_messages_per_s))
         conn.receive = self._receiver(conn)
+        if self.spec.stream_prefix:
+            conn.router = DepthRouter(self.spec.stream_prefix, self._depth_routes, self._raw_sinks)
         self._conns.append(conn)
         return conn
 
@@ -366,8 +386,7 @@ class Connector(ExchangeConnector):
     async def _supervise(self, conn: _Connection) -> None:
         """Keep one connection up: open, wait until it drops, back off, reopen with every stream."""
         while not self._closing and conn.state != "retired":
-            ws = WsConnection(self._url(conn), conn.receive,
-                              clock_ns=self.config.clock_ns)
+            ws = WsConnection(self._url(conn), conn.receive, clock_ns=self.config.clock_ns, router=conn.router)
             try:
                 await ws.open()
             except Exception as exc:  # refused, handshake failed, DNS: all mean "try again later"
@@ -398,6 +417,7 @@ class Connector(ExchangeConnector):
     def _connection_lost(self, conn: _Connection, reason: str) -> None:
         """Invalidate every book fed by a lost connection: after a reconnect they rebuild from a new snapshot."""
         conn.held = conn.seen = None
+        conn.route_natively()
         for route in self._routes.values():
             if route.conn is conn and route.channel is Channel.BOOK:
                 b = self._books.get(route.inst.symbol)
@@ -432,8 +452,8 @@ class Connector(ExchangeConnector):
             raise ExchangeError(f"{self.name} refused {streams}: {reply.error}", code=reply.code)
 
     # -- the hot path --------------------------------------------------------------------------------
-    # A depth message costs: picows frame -> receive() -> depth handler (one C call) -> message -> targets.
-    # Closures with their state bound as locals keep that to three Python calls before the user's callback.
+    # A depth frame: picows -> FrameListener -> DepthRouter -> DepthRoute (C feed, BookSnapshot) -> targets,
+    # no Python before the user's callback. Everything else: receive() below routes it in Python.
 
     def _receiver(self, conn: _Connection) -> Callable[[bytes, int], None]:
         """Return the function that routes one connection's messages (also used to flush held ones)."""
@@ -467,34 +487,12 @@ class Connector(ExchangeConnector):
         else:
             self.unrouted += 1
 
-    def _depth_handler(self, b: _Book) -> Callable[[bytes, int], None]:
-        book = b.book
-        on_message, top_levels = book.on_message, book.top_levels
-        targets = self._targets[Channel.BOOK]  # updated in place when consumers come and go
-        levels = self.config.book_event_levels
-        exchange, market, symbol, scale = self.spec.exchange, b.inst.market, b.inst.symbol, self.spec.time_scale_ns
-
-        def handle(payload: bytes, local_ts: int) -> None:
-            try:
-                status = on_message(payload)
-            except CrossfuryError as exc:
-                self._depth_malformed(b, exc)
-                return
-            if status is not _APPLIED:
-                self._depth_status(b, status, local_ts)
-                return
-            b.local_ts = local_ts
-            if targets:  # _emit_book, inlined: this is the per-message path
-                bids, asks = top_levels(levels)
-                msg = BookSnapshot(exchange=exchange, market=market, exch_ts=book.last_exch_ts * scale,
-                                   local_ts=local_ts, symbol=symbol, bids=bids, asks=asks, last_id=book.last_id)
-                for target in targets:
-                    try:
-                        target(msg)
-                    except Exception:
-                        self._callback_failed(target)
-
-        return handle
+    def _depth_route(self, b: _Book) -> DepthRoute:
+        # The depth handler of both paths (native router and Python receive): feed, then deliver a BookSnapshot.
+        return DepthRoute(b.book, b, self._targets[Channel.BOOK], self.config.book_event_levels, BookSnapshot,
+                          self.spec.exchange, b.inst.market, b.inst.symbol, self.spec.time_scale_ns,
+                          lambda status, local_ts: self._depth_status(b, status, local_ts),
+                          lambda exc: self._depth_malformed(b, exc), self._callback_failed)
 
     def _depth_malformed(self, b: _Book, exc: Exception) -> None:
         # The event is lost; if the book was synced the next event shows the gap and it resyncs.
@@ -664,8 +662,10 @@ class Connector(ExchangeConnector):
         """
         # Remember what the old connection delivers from before the new one can receive anything.
         old.seen = set()
+        old.route_natively()
         new = self._new_connection(old.path, list(old.streams))
         new.held = []
+        new.route_natively()
         self._start(new)
         try:
             await self._wait_open(new)
@@ -674,6 +674,7 @@ class Connector(ExchangeConnector):
             self._retire(new)
             old.rotating = False
             old.seen = None
+            old.route_natively()
             return
         await asyncio.sleep(self.config.rotation_overlap_s)
         if old.state != "open":  # the old one dropped meanwhile: the new one is simply live
@@ -686,6 +687,7 @@ class Connector(ExchangeConnector):
             if route.conn is old:
                 route.conn = new
         held, new.held = new.held or [], None
+        new.route_natively()  # the loop below delivers the held messages before any new frame can arrive
         new.rotations = old.rotations + 1
         duplicates = 0
         for payload, ts in held:
@@ -848,7 +850,8 @@ class Connector(ExchangeConnector):
             books[sym] = {"state": b.book.state_name if valid or not b.partial else "waiting", "valid": valid, "last_id": b.book.last_id,
                           "applied": counters.get("applied"), "stale": counters.get("stale"), "gaps": b.gaps,
                           "resyncs": counters.get("resyncs"), "snapshots": b.snapshots, "malformed": b.malformed,
-                          "crossed": b.crossed, "snapshot_errors": b.snapshot_errors}
+                          "crossed": b.crossed, "snapshot_errors": b.snapshot_errors,
+                          "native_frames": b.route.frames if b.route is not None else 0}
         return {"exchange": self.name, "running": self._started and not self._closing, "connections": conns,
                 "books": books, "rest": {**self.limiter.stats(), "requests": self._rest.requests,
                                          "errors": self._rest.errors},

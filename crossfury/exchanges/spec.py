@@ -79,6 +79,8 @@ class ExchangeSpec:
     normalizers: Mapping[Channel, Normalizer]
     trade_streams: Mapping[str, str] = field(default_factory=dict)  # trade kind -> template; default: streams
     time_scale_ns: int = 1_000_000              # exchange timestamps are ms
+    stream_prefix: bytes | None = None          # what messages start with up to the stream name, for native
+                                                # routing of depth frames ({"stream":"); None: stream_of only
     extra: Mapping[str, Any] = field(default_factory=dict)
     trading: Any = None                         # the market's trading endpoints (a TradingSpec), None = data only
 

@@ -2,8 +2,10 @@
 """One WebSocket client connection on picows: each message reaches a plain callback as bytes.
 
 picows parses frames in Cython and calls back once per frame from ``data_received``, so a message costs no
-coroutine switch and no queue hop; text stays bytes, which is what the C decoders take. Server pings are
-answered by picows (the pong echoes the ping payload, as Binance spot requires).
+coroutine switch and no queue hop; text stays bytes, which is what the C decoders take. The listener is
+Cython too (``crossfury._native.frames``): a whole text frame can go to a native router first (the
+connector's depth path) and reaches Python only if the router leaves it. Server pings are answered by
+picows (the pong echoes the ping payload, as Binance spot requires).
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import logging
 import time
 from typing import Callable
 
-from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
+from picows import WSCloseCode, WSFrame, WSMsgType, WSTransport, ws_connect
+
+from crossfury._native.frames import FrameListener, FrameRouter
 
 log = logging.getLogger(__name__)
 
@@ -21,85 +25,68 @@ log = logging.getLogger(__name__)
 OnMessage = Callable[[bytes, int], None]
 
 
-_TEXT = WSMsgType.TEXT
+class WsConnection:
+    """A client WebSocket delivering each message to ``on_message(payload, local_ts)``.
 
+    ``on_message`` runs synchronously inside the event loop's read callback; it must not block, and any
+    exception it raises is caught, counted and logged here so one bad message never drops the connection.
+    A ``router`` (a native ``FrameRouter``) sees each whole text frame first and may take it instead.
+    """
 
-class _Listener(WSListener):
-    def __init__(self, conn: WsConnection):
-        self._conn = conn
+    def __init__(self, url: str, on_message: OnMessage, *, max_message_bytes: int = 16 << 20,
+                 handshake_timeout_s: float = 10.0, clock_ns: Callable[[], int] = time.time_ns,
+                 router: FrameRouter | None = None):
+        self.url = url
+        self.max_message_bytes = max_message_bytes
+        self.handshake_timeout_s = handshake_timeout_s
+        self._clock_ns = clock_ns
+        self._listener = FrameListener(on_message, self._on_other_frame, self._callback_failed,
+                                       self._on_disconnected, clock_ns, router)
         self._parts: list[bytes] = []
+        self._transport: WSTransport | None = None
+        self._closed: asyncio.Future[None] | None = None
+        self.callback_errors = 0
+        self.opened_ns = 0
+        self.close_code: int | None = None
+        self.close_reason = ""
 
-    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
-        conn = self._conn
+    @property
+    def messages(self) -> int:
+        """Messages received (every whole text or binary message, however it was handled)."""
+        return self._listener.messages
+
+    @property
+    def last_message_ns(self) -> int:
+        """Receive time of the last message (of the handshake before the first), in ns."""
+        return self._listener.last_message_ns
+
+    async def open(self) -> None:
+        """Connect and complete the handshake; raises OSError or a picows error on failure."""
+        loop = asyncio.get_running_loop()
+        self._closed = loop.create_future()
+        self._transport, _ = await ws_connect(lambda: self._listener, self.url,
+                                              websocket_handshake_timeout=self.handshake_timeout_s,
+                                              max_frame_size=self.max_message_bytes, enable_auto_pong=True)
+        self.opened_ns = self._listener.last_message_ns = self._clock_ns()
+
+    def _on_other_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        # Every frame but a whole text one, which the listener handles itself.
         kind = frame.msg_type
-        if kind is _TEXT and frame.fin:  # the hot case, inlined: one whole text message
-            now = conn._clock_ns()
-            conn.messages += 1
-            conn.last_message_ns = now
-            try:
-                conn._on_message(frame.get_payload_as_bytes(), now)
-            except Exception:
-                conn._callback_failed()
-        elif kind is _TEXT or kind is WSMsgType.BINARY:
+        if kind is WSMsgType.TEXT or kind is WSMsgType.BINARY:
             if frame.fin:
-                conn._deliver(frame.get_payload_as_bytes())
+                self._listener.deliver(frame.get_payload_as_bytes())
             else:
                 self._parts = [frame.get_payload_as_bytes()]
         elif kind is WSMsgType.CONTINUATION:
             self._parts.append(frame.get_payload_as_bytes())
             if frame.fin:
                 payload, self._parts = b"".join(self._parts), []
-                conn._deliver(payload)
+                self._listener.deliver(payload)
         elif kind is WSMsgType.CLOSE:
-            conn.close_code = frame.get_close_code().value
-            conn.close_reason = frame.get_close_reason()
+            self.close_code = frame.get_close_code().value
+            self.close_reason = frame.get_close_reason()
             transport.send_close(frame.get_close_code())
             transport.disconnect()
-
-    def on_ws_disconnected(self, transport: WSTransport) -> None:
-        self._conn._on_disconnected()
-
-
-class WsConnection:
-    """A client WebSocket delivering each message to ``on_message(payload, local_ts)``.
-
-    ``on_message`` runs synchronously inside the event loop's read callback; it must not block, and any
-    exception it raises is caught, counted and logged here so one bad message never drops the connection.
-    """
-
-    def __init__(self, url: str, on_message: OnMessage, *, max_message_bytes: int = 16 << 20,
-                 handshake_timeout_s: float = 10.0, clock_ns: Callable[[], int] = time.time_ns):
-        self.url = url
-        self._on_message = on_message
-        self.max_message_bytes = max_message_bytes
-        self.handshake_timeout_s = handshake_timeout_s
-        self._clock_ns = clock_ns
-        self._transport: WSTransport | None = None
-        self._closed: asyncio.Future[None] | None = None
-        self.messages = 0
-        self.callback_errors = 0
-        self.last_message_ns = 0
-        self.opened_ns = 0
-        self.close_code: int | None = None
-        self.close_reason = ""
-
-    async def open(self) -> None:
-        """Connect and complete the handshake; raises OSError or a picows error on failure."""
-        loop = asyncio.get_running_loop()
-        self._closed = loop.create_future()
-        self._transport, _ = await ws_connect(lambda: _Listener(self), self.url,
-                                              websocket_handshake_timeout=self.handshake_timeout_s,
-                                              max_frame_size=self.max_message_bytes, enable_auto_pong=True)
-        self.opened_ns = self.last_message_ns = self._clock_ns()
-
-    def _deliver(self, payload: bytes) -> None:
-        now = self._clock_ns()
-        self.messages += 1
-        self.last_message_ns = now
-        try:
-            self._on_message(payload, now)
-        except Exception:
-            self._callback_failed()
 
     def _callback_failed(self) -> None:
         self.callback_errors += 1

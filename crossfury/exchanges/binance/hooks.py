@@ -17,7 +17,8 @@ from crossfury.events import BestBidOffer, Exchange, Kline, MarketType, MarkPric
 from crossfury.exchanges.binance import layouts
 from crossfury.exchanges.spec import ControlReply, Instrument
 
-_ENVELOPE_PREFIX = b'{"stream":"'
+#: A combined-stream message up to its stream name (§2: Binance writes the envelope compactly, stream first).
+STREAM_PREFIX = b'{"stream":"'
 _encode = msgspec.json.encode
 
 
@@ -36,7 +37,7 @@ def parse_control(payload: bytes) -> ControlReply | None:
 
     Returns None for anything else (a data message on a raw connection).
     """
-    if payload.startswith(_ENVELOPE_PREFIX) or b'"id"' not in payload:
+    if payload.startswith(STREAM_PREFIX) or b'"id"' not in payload:
         return None
     try:
         obj = parse_json(payload)
@@ -55,7 +56,7 @@ def stream_of(payload: bytes) -> bytes | None:
     Binance writes the envelope compactly with ``stream`` first, so a slice finds it; anything else takes
     the generic parser.
     """
-    if payload.startswith(_ENVELOPE_PREFIX):
+    if payload.startswith(STREAM_PREFIX):
         end = payload.find(b'"', 11)
         return payload[11:end] if end > 11 else None
     try:

@@ -30,6 +30,7 @@ _COMMON = dict(
     unsubscribe_message=hooks.unsubscribe_message,
     parse_control=hooks.parse_control,
     stream_of=hooks.stream_of,
+    stream_prefix=hooks.STREAM_PREFIX,
     parse_instruments=hooks.parse_instruments,
 )
 

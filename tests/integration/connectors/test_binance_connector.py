@@ -308,3 +308,79 @@ def test_spot_trades_and_aggregate_trades_both_arrive():
                 assert {"btcusdt@trade", "ethusdt@aggTrade"} <= streams
 
     run(body)
+
+
+def _native(conn, sym: str) -> int:
+    return conn.health()["books"][conn.instrument(sym).symbol]["native_frames"]
+
+
+def test_depth_frames_take_the_native_path_one_call_each_and_books_match():
+    async def body():
+        async with BinanceSim("usdm", events_per_s=300, trade_prob=0.9) as sim:
+            async with create_connector("binance-usdm", endpoint=sim.rest_url) as conn:
+                books: list[BookSnapshot] = []
+                trades: list[Trade] = []
+                conn.add_callback(books.append, ["book"])
+                conn.add_callback(trades.append, ["trades"])
+                symbols = ["BTC-USDT-PERP", "ETH-USDT-PERP"]
+                await conn.subscribe(symbols, ["book", "trades"])
+                await until(lambda: all(_applied(conn, s) >= 150 for s in symbols), what="150 applied events each")
+                await assert_books_match(conn, sim, symbols)
+                h = conn.health()
+                depth_conn = next(c for c in h["connections"] if c["path"] == "/public/stream")
+                # Every depth frame on the depth connection went the native way, both streams through one router.
+                assert sum(_native(conn, s) for s in symbols) == depth_conn["messages"]
+                assert all(_native(conn, s) >= 150 for s in symbols)
+                for sym in symbols:  # the last message delivered is the book as the connector holds it
+                    last = [m for m in books if m.symbol == sym][-1]
+                    bids, asks = conn.book(sym).top_levels(5)
+                    assert last.valid and last.last_id == conn.book(sym).last_id
+                    assert (last.bids, last.asks) == (bids, asks)
+                assert trades and h["gaps"] == 0 and h["callback_errors"] == 0  # trades took the Python path
+
+    run(body)
+
+
+def test_a_raw_sink_takes_depth_the_python_way_and_the_native_path_resumes_without_it():
+    async def body():
+        async with BinanceSim("usdm", events_per_s=300) as sim:
+            async with create_connector("binance-usdm", endpoint=sim.rest_url) as conn:
+                sym = "BTC-USDT-PERP"
+                await conn.subscribe([sym], ["book"])
+                await until(lambda: _native(conn, sym) >= 20, what="native frames")
+                raw: list[bytes] = []
+
+                def sink(native: str, local_ts: int, payload: bytes) -> None:
+                    raw.append(payload)
+
+                conn.add_raw_sink(sink)
+                native_before, applied_before = _native(conn, sym), _applied(conn, sym)
+                await until(lambda: _applied(conn, sym) >= applied_before + 50, what="50 events through the sink")
+                assert _native(conn, sym) == native_before
+                assert len(raw) >= 50 and all(p.startswith(b'{"stream":"btcusdt@depth') for p in raw)
+                conn.remove_raw_sink(sink)
+                await until(lambda: _native(conn, sym) >= native_before + 50, what="the native path again")
+                await assert_books_match(conn, sim, [sym])
+                assert conn.health()["gaps"] == 0
+
+    run(body)
+
+
+def test_rotation_hands_depth_back_to_the_native_path():
+    async def body():
+        async with BinanceSim("usdm", events_per_s=300, max_connection_age_s=2.5) as sim:
+            async with create_connector("binance-usdm", endpoint=sim.rest_url, rotate_after_s=1.0,
+                                        rotation_overlap_s=0.3, watchdog_interval_s=0.1) as conn:
+                sym = "BTC-USDT-PERP"
+                await conn.subscribe([sym], ["book"])
+                await until(lambda: sum(c["rotations"] for c in conn.health()["connections"]) >= 2, timeout_s=15,
+                            what="two rotations")
+                native_before = _native(conn, sym)
+                await until(lambda: _native(conn, sym) >= native_before + 50, what="native frames after rotating")
+                await assert_books_match(conn, sim, [sym])
+                h = conn.health()
+                # The overlaps (about 90 frames each) went the Python way, ending in the same DepthRoute.
+                assert h["books"][sym]["applied"] - h["books"][sym]["native_frames"] >= 50
+                assert h["gaps"] == 0 and h["books"][sym]["snapshots"] == 1
+
+    run(body)
