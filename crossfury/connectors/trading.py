@@ -28,7 +28,7 @@ from crossfury.core.secrets import Credentials
 from crossfury.decode import parse_json
 from crossfury.events import Channel, Fill, OrderType, OrderUpdate, Side, TimeInForce
 from crossfury.exchanges.binance import trading as bt
-from crossfury.exchanges.binance.signing import encode_params, hmac_signature, ws_api_signature
+from crossfury.exchanges.binance.signing import RequestSigner, encode_params, ws_api_payload
 from crossfury.wire import Backoff, RateLimitError, WeightLimiter, WsConnection
 
 if TYPE_CHECKING:
@@ -55,6 +55,7 @@ class Trader:
         self.conn = connector
         self.spec = spec
         self.credentials = credentials
+        self.signer = RequestSigner(credentials.api_secret)  # HMAC or Ed25519; a bad key fails here
         self.base_url = (spec.rest_url or connector.spec.rest_url).rstrip("/")
         self.ws_base = (spec.ws_url or connector.spec.ws_url).rstrip("/")
         self.orders = OrderManager()
@@ -165,8 +166,7 @@ class Trader:
             p = dict(params or {})
             p["recvWindow"] = self.conn.config.recv_window_ms
             p["timestamp"] = time.time_ns() // 1_000_000 + self.time_offset_ms
-            query = encode_params(p)
-            query = f"{query}&signature={hmac_signature(self.credentials.api_secret, query)}"
+            query = self.signer.signed_query(encode_params(p))
             try:
                 return await self._send(method, path, query, weight, order, timeout_s)
             except ExchangeError as exc:
@@ -349,7 +349,7 @@ class Trader:
         self._ws = ws
         params = {"apiKey": self.credentials.api_key.reveal(),
                   "timestamp": time.time_ns() // 1_000_000 + self.time_offset_ms}
-        params["signature"] = ws_api_signature(self.credentials.api_secret, params)
+        params["signature"] = self.signer.sign(ws_api_payload(params))
         ws.send_text(json.dumps({"id": f"sub{next(self._ws_req)}", "method": "userDataStream.subscribe.signature",
                                  "params": params}))
         reply = await asyncio.wait_for(self._ws_reply, self.conn.config.control_timeout_s)

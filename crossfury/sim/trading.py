@@ -24,6 +24,7 @@ when the public market trades or quotes through their price. It never imports th
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import itertools
@@ -40,6 +41,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
 
+from crossfury.core.errors import ConfigError
 from crossfury.sim.market import SymbolState, parse_units
 
 log = logging.getLogger(__name__)
@@ -136,12 +138,15 @@ class SimTrading:
 
     def __init__(self, sim: Any, api_key: str = DEFAULT_API_KEY, api_secret: str = DEFAULT_API_SECRET, *,
                  balances: dict[str, str] | None = None, listen_key_ttl_s: float = 3600.0,
-                 order_limit_10s: int | None = None, order_limit_long: int | None = None):
+                 order_limit_10s: int | None = None, order_limit_long: int | None = None,
+                 api_public_key: str | None = None):
         self.sim = sim
         self.kind = sim.kind
         self.futures = self.kind != "spot"
         self.api_key = api_key
         self._secret = api_secret.encode()
+        # An Ed25519 API key (section 6): the account registered its public key; signatures are base64.
+        self._public_key = _load_public_key(api_public_key) if api_public_key else None
         self.listen_key_ttl_s = listen_key_ttl_s
         start = balances or DEFAULT_BALANCES[self.kind]
         self.free: dict[str, Decimal] = {a: Decimal(v) for a, v in start.items()}
@@ -263,8 +268,7 @@ class SimTrading:
             raise ApiError(400, -1102, "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.")
         payload = "&".join(p for p in raw_query.split("&") if p and not p.startswith("signature=")) + \
             "&".join(p for p in body.split("&") if p and not p.startswith("signature="))
-        expected = hmac.new(self._secret, payload.encode(), hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, signature.lower()):
+        if not self._signature_ok(payload, signature):
             self.counters["auth_errors"] += 1
             raise ApiError(400, -1022, "Signature for this request is not valid.")
         ts_text = params.get("timestamp", "")
@@ -284,6 +288,17 @@ class SimTrading:
         if now - ts > window:
             raise ApiError(400, -1021, "Timestamp for this request is outside of the recvWindow.")
         return params
+
+    def _signature_ok(self, payload: str, signature: str) -> bool:
+        """Check a signature: base64 Ed25519 under the registered public key, else hex HMAC (case-insensitive)."""
+        if self._public_key is None:
+            expected = hmac.new(self._secret, payload.encode(), hashlib.sha256).hexdigest()
+            return hmac.compare_digest(expected, signature.lower())
+        try:
+            self._public_key.verify(base64.b64decode(signature, validate=True), payload.encode())
+        except Exception:  # bad base64, wrong length or a failed check: all are an invalid signature
+            return False
+        return True
 
     def _route(self, method: str, path: str, handler: Callable, weight: int = 1, signed: bool = True,
                order: bool = False) -> None:
@@ -1061,8 +1076,8 @@ class SimTrading:
         if params.get("apiKey") != self.api_key:
             return reply(401, code=-2015, msg="Invalid API-key, IP, or permissions for action.")
         payload = "&".join(f"{k}={v}" for k, v in sorted(params.items()))
-        expected = hmac.new(self._secret, payload.encode(), hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, signature.lower()):
+        if not self._signature_ok(payload, signature):
+            self.counters["auth_errors"] += 1
             return reply(400, code=-1022, msg="Signature for this request is not valid.")
         ts = int(params.get("timestamp", 0))
         if abs(_now_ms() - ts) > float(params.get("recvWindow", 5000)):
@@ -1138,6 +1153,23 @@ class SimTrading:
         if o.api == "papi":
             event["fs"] = "UM"
         self._push(o.api, event)
+
+
+def _load_public_key(pem: str):
+    """Return the Ed25519 public key of a PEM block (SubjectPublicKeyInfo), or raise ConfigError."""
+    try:
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+        from cryptography.hazmat.primitives.serialization import load_pem_public_key
+    except ImportError:
+        raise ConfigError("an Ed25519 API key needs the 'cryptography' package: pip install crossfury[ed25519]") \
+            from None
+    try:
+        key = load_pem_public_key(pem.strip().encode() + b"\n")
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"the API public key is not a PEM public key ({type(exc).__name__})") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise ConfigError("the API public key must be an Ed25519 key")
+    return key
 
 
 def _scope(api: str) -> str:

@@ -36,16 +36,19 @@ async def until(predicate: Callable[[], bool], timeout_s: float = 10.0, what: st
 class Session:
     """A sim plus a trading connector on it, collecting every private message."""
 
-    def __init__(self, market: str, **config: Any):
+    def __init__(self, market: str, secret: str = SECRET, sim_config: dict[str, Any] | None = None, **config: Any):
         self.market = market
+        self.secret = secret
+        self.sim_config = sim_config or {}
         self.exchange, self.symbol, self.qty = MARKETS[market]
         self.sim_kind = "usdm" if market == "papi" else market
         self.config = config
         self.messages: list[Any] = []
 
     async def __aenter__(self) -> Session:
-        self.sim = await BinanceSim(self.sim_kind, events_per_s=50, api_key=KEY, api_secret=SECRET).start()
-        self.conn = create_connector(self.exchange, endpoint=self.sim.rest_url, api_key=KEY, api_secret=SECRET,
+        self.sim = await BinanceSim(self.sim_kind, events_per_s=50, api_key=KEY, api_secret=SECRET,
+                                    **self.sim_config).start()
+        self.conn = create_connector(self.exchange, endpoint=self.sim.rest_url, api_key=KEY, api_secret=self.secret,
                                      **self.config)
         self.conn.add_callback(self.messages.append, [Channel.ORDERS, Channel.FILLS, Channel.BALANCES,
                                                       Channel.POSITIONS])
@@ -254,6 +257,57 @@ def test_trading_without_credentials_says_what_is_missing():
             await conn.connect()
             with pytest.raises(ConfigError, match="credentials"):
                 await conn.place_order("BTC-USDT-PERP", "buy", 0.01, px=1.0)
+            await conn.close()
+        finally:
+            await sim.stop()
+    run(body)
+
+
+def _ed25519_pair() -> tuple[str, str]:
+    from cryptography.hazmat.primitives import serialization as ser
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    return (key.private_bytes(ser.Encoding.PEM, ser.PrivateFormat.PKCS8, ser.NoEncryption()).decode(),
+            key.public_key().public_bytes(ser.Encoding.PEM, ser.PublicFormat.SubjectPublicKeyInfo).decode())
+
+
+@pytest.mark.parametrize("market", ["usdm", "spot"])
+def test_trading_ed25519_key_end_to_end(market):
+    """An Ed25519 account: REST orders and the user stream (spot: the WS-API subscription) signed with it."""
+    pytest.importorskip("cryptography")
+    private_pem, public_pem = _ed25519_pair()
+
+    async def body():
+        async with Session(market, secret=private_pem, sim_config={"api_public_key": public_pem}) as s:
+            assert s.conn.trader.signer.kind == "ed25519"
+            placed = await s.conn.place_order(s.symbol, "buy", s.qty, order_type="market", client_order_id="ed-1")
+            assert placed.status is OrderStatus.FILLED
+            await until(lambda: sum(f.qty for f in s.fills("ed-1")) >= s.qty, what="fills on the user stream")
+            assert s.sim.trading.counters["auth_errors"] == 0
+            other_private, _ = _ed25519_pair()  # a valid Ed25519 key, but not the registered one
+            for secret in (other_private, SECRET):
+                conn = create_connector(s.exchange, endpoint=s.sim.rest_url, api_key=KEY, api_secret=secret,
+                                        user_stream=False)
+                await conn.connect()
+                try:
+                    with pytest.raises(ExchangeError) as err:
+                        await conn.balances()
+                    assert err.value.code == -1022
+                finally:
+                    await conn.close()
+    run(body)
+
+
+def test_trading_bad_ed25519_key_fails_at_connect_with_a_clear_error():
+    async def body():
+        sim = await BinanceSim("usdm", api_key=KEY, api_secret=SECRET).start()
+        try:
+            bad = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
+            conn = create_connector("binance-usdm", endpoint=sim.rest_url, api_key=KEY, api_secret=bad)
+            with pytest.raises(ConfigError, match="PEM") as err:
+                await conn.connect()
+            assert "AAAA" not in str(err.value)
             await conn.close()
         finally:
             await sim.stop()
