@@ -12,6 +12,7 @@ outcome is unknown (timeout, 5xx) is resolved by querying the order, never by se
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import logging
@@ -23,7 +24,7 @@ import aiohttp
 from yarl import URL
 
 from crossfury.connectors.orders import OrderManager
-from crossfury.core.errors import ConfigError, ExchangeError
+from crossfury.core.errors import ConfigError, DecodeError, ExchangeError
 from crossfury.core.secrets import Credentials
 from crossfury.decode import parse_json
 from crossfury.events import Channel, Fill, OrderType, OrderUpdate, Side, TimeInForce
@@ -142,11 +143,11 @@ class Trader:
                 return parse_json(body) if body else None
             self.conn._rest.errors += 1
             code, msg = None, body[:200].decode("utf-8", "replace")
-            try:
+            obj = None
+            with contextlib.suppress(DecodeError):  # an HTML error page: keep its text
                 obj = parse_json(body)
+            if isinstance(obj, dict):
                 code, msg = obj.get("code"), str(obj.get("msg", msg))
-            except Exception:  # an HTML error page: keep its text
-                pass
             retry = float(headers.get("Retry-After", "1") or 1)
             if resp.status == 418:
                 self.conn.limiter.ban(retry)
@@ -327,7 +328,7 @@ class Trader:
                     log.info("%s: user stream down; reconnecting and reconciling", self.conn.name)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # a failed connect or key request: retry with backoff, never give up
+            except Exception as exc:  # noqa: BLE001 -- a failed connect or key request: retry with backoff, never give up
                 delay = backoff.next_delay()
                 log.warning("%s: user stream failed (%s); retrying in %.2f s", self.conn.name, exc, delay)
                 await asyncio.sleep(delay)

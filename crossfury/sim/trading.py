@@ -294,9 +294,11 @@ class SimTrading:
         if self._public_key is None:
             expected = hmac.new(self._secret, payload.encode(), hashlib.sha256).hexdigest()
             return hmac.compare_digest(expected, signature.lower())
+        from cryptography.exceptions import InvalidSignature
+
         try:
             self._public_key.verify(base64.b64decode(signature, validate=True), payload.encode())
-        except Exception:  # bad base64, wrong length or a failed check: all are an invalid signature
+        except (InvalidSignature, ValueError):  # a failed check or bad base64: both an invalid signature
             return False
         return True
 

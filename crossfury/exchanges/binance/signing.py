@@ -60,6 +60,7 @@ def load_ed25519_private_key(secret: Secret | str | bytes):
     Needs the ``cryptography`` package (``pip install crossfury[ed25519]``).
     """
     try:
+        from cryptography.exceptions import UnsupportedAlgorithm
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
         from cryptography.hazmat.primitives.serialization import load_pem_private_key
     except ImportError:
@@ -73,7 +74,7 @@ def load_ed25519_private_key(secret: Secret | str | bytes):
         # The library's text names the failure (bad base64, encrypted key), never the key bytes.
         raise ConfigError(f"the API secret is a PEM block but not a readable unencrypted private key "
                           f"({type(exc).__name__}: {str(exc).splitlines()[0][:120]})") from None
-    except Exception as exc:  # cryptography's UnsupportedAlgorithm for key types it cannot read
+    except UnsupportedAlgorithm as exc:  # a key type the library cannot read
         raise ConfigError(f"the API secret is a PEM block but not a usable private key ({type(exc).__name__})") \
             from None
     if not isinstance(key, Ed25519PrivateKey):
@@ -95,7 +96,7 @@ class RequestSigner:
     request costs no PEM parsing.
     """
 
-    __slots__ = ("kind", "_hmac_key", "_ed25519")
+    __slots__ = ("_ed25519", "_hmac_key", "kind")
 
     def __init__(self, secret: Secret | str):
         if is_ed25519_key(secret):

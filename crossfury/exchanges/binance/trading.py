@@ -187,6 +187,8 @@ def _spot_order(obj: dict[str, Any], lookup: Lookup, local_ts: int) -> list[Any]
     inst = lookup(obj["s"])
     if inst is None:
         return []
+    if obj.get("C"):  # a cancel: "c" is the cancel request's own id, "C" the order's (section 9.5)
+        obj = {**obj, "c": obj["C"]}
     filled = float(obj.get("z") or 0)
     avg = float(obj.get("Z") or 0) / filled if filled else 0.0
     native_type = obj.get("o")

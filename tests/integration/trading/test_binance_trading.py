@@ -7,7 +7,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Self
 
 import pytest
 
@@ -45,7 +45,7 @@ class Session:
         self.config = config
         self.messages: list[Any] = []
 
-    async def __aenter__(self) -> Session:
+    async def __aenter__(self) -> Self:
         self.sim = await BinanceSim(self.sim_kind, events_per_s=50, api_key=KEY, api_secret=SECRET,
                                     **self.sim_config).start()
         self.conn = create_connector(self.exchange, endpoint=self.sim.rest_url, api_key=KEY, api_secret=self.secret,
