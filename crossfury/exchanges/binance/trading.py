@@ -108,7 +108,7 @@ def order_params(ts: TradingSpec, inst: Instrument, side: Side, qty: str, px: st
                       TimeInForce.POST_ONLY else _NATIVE_TIF[time_in_force])
     if reduce_only:
         params["reduceOnly"] = "true"
-    if ts.api == "spot" and order_type is OrderType.MARKET or ts.api == "spot" and params["type"] == "LIMIT":
+    if ts.api == "spot":  # the default for LIMIT_MAKER is ACK, which has no status: always ask for RESULT
         params["newOrderRespType"] = "RESULT"
     return params
 

@@ -312,3 +312,31 @@ def test_trading_bad_ed25519_key_fails_at_connect_with_a_clear_error():
         finally:
             await sim.stop()
     run(body)
+
+
+@pytest.mark.parametrize("market", ["usdm", "spot"])
+def test_trading_resting_order_filled_by_market_flow_as_maker(market):
+    """A post-only bid inside the spread is hit by the synthetic market's sellers; the maker fill arrives on
+    the user stream and agrees with the REST order and trade views."""
+    async def body():
+        async with Session(market) as s:
+            st = s.sim.market.symbols[s.native]
+            tick = st.spec.tick_units
+            bid_units = st.best_bid() + tick if st.best_ask() - st.best_bid() > tick else st.best_bid()
+            px = bid_units / 10 ** st.spec.price_decimals
+            placed = await s.conn.place_order(s.symbol, "buy", s.qty, px=px, time_in_force="post_only",
+                                              client_order_id="mkr-1")
+            assert placed.status is OrderStatus.NEW and placed.filled_qty == 0
+            await until(lambda: s.fills("mkr-1"), timeout_s=20, what="a maker fill from the market's flow")
+            fills = s.fills("mkr-1")
+            assert all(f.is_maker and f.px == pytest.approx(px) for f in fills)
+            await until(lambda: s.conn.order("mkr-1").filled_qty == pytest.approx(sum(f.qty for f in s.fills("mkr-1"))),
+                        what="the order update of the fill")
+            rest_order = await s.conn.trader.query_order(s.symbol, "mkr-1")
+            rest_fills = [f for f in await s.conn.trader.trades(s.symbol) if f.client_order_id == "mkr-1"]
+            stream_fills = s.fills("mkr-1")
+            assert sorted(f.trade_id for f in rest_fills) == sorted(f.trade_id for f in stream_fills)
+            assert all(f.is_maker for f in rest_fills)
+            assert rest_order.filled_qty == pytest.approx(sum(f.qty for f in stream_fills))
+            assert s.conn.order("mkr-1").status is rest_order.status
+    run(body, timeout_s=40)
