@@ -44,7 +44,15 @@ from typing import Any, Self
 from aiohttp import WSMsgType, web
 
 from crossfury.core.errors import ConfigError
-from crossfury.sim.faults import FAULTS, REST_ERROR_BODIES, FaultState, ScheduledFault, parse_fault
+from crossfury.sim.faults import (
+    FAULT_EXAMPLES,
+    FAULTS,
+    REST_ERROR_BODIES,
+    TRADING_FAULTS,
+    FaultState,
+    ScheduledFault,
+    parse_fault,
+)
 from crossfury.sim.hub import Connection, StreamHub
 from crossfury.sim.market import Market, SyntheticFeed, Trade, default_specs
 from crossfury.sim.replay import ReplayFeed, scan_recordings
@@ -465,6 +473,9 @@ class BinanceSim:
         """Apply a fault by name (the ``/_sim/fault`` route and scheduled faults use this)."""
         if fault not in FAULTS:
             raise ConfigError(f"unknown fault {fault!r}; expected one of {', '.join(FAULTS)}")
+        if fault in TRADING_FAULTS:  # the simulated account's faults live on its trading side
+            self.faults.applied[fault] += 1
+            return getattr(self.trading, fault)(**kwargs)
         return getattr(self, fault)(**kwargs)
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
@@ -841,7 +852,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--events-per-s", default="50",
                         help="synthetic depth events per second per symbol, or 'flood' (default 50)")
     parser.add_argument("--fault", action="append", default=[], metavar="NAME@SECONDS[:k=v,...]",
-                        help=f"schedule a fault, e.g. drop_depth@5 or disconnect@10 ({', '.join(FAULTS)})")
+                        help="schedule a fault SECONDS after start (repeatable). Market: "
+                             f"{', '.join(FAULT_EXAMPLES[:7])}. Trading (the simulated account): "
+                             f"{', '.join(FAULT_EXAMPLES[7:])}")
     parser.add_argument("--ping-interval-s", type=float, help="server ping interval (default 20 spot, 180 futures)")
     parser.add_argument("--pong-timeout-s", type=float, help="drop a client silent this long after a ping")
     parser.add_argument("--max-connection-age-s", type=float, default=86_400.0,

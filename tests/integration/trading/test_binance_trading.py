@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import time
@@ -14,7 +15,7 @@ import pytest
 from crossfury.connectors import create_connector
 from crossfury.core.errors import ConfigError, ExchangeError
 from crossfury.events import Channel, Fill, OrderStatus, OrderUpdate, TimeInForce
-from crossfury.sim import BinanceSim
+from crossfury.sim import BinanceSim, add_arguments, build_sim
 
 KEY, SECRET = "test-key-Zq81", "test-secret-Xv93kd"
 MARKETS = {"usdm": ("binance-usdm", "BTC-USDT-PERP", 0.01), "coinm": ("binance-coinm", "BTC-USD-PERP", 1),
@@ -36,18 +37,27 @@ async def until(predicate: Callable[[], bool], timeout_s: float = 10.0, what: st
 class Session:
     """A sim plus a trading connector on it, collecting every private message."""
 
-    def __init__(self, market: str, secret: str = SECRET, sim_config: dict[str, Any] | None = None, **config: Any):
+    def __init__(self, market: str, secret: str = SECRET, sim_config: dict[str, Any] | None = None,
+                 sim_cli: list[str] | None = None, **config: Any):
         self.market = market
         self.secret = secret
         self.sim_config = sim_config or {}
+        self.sim_cli = sim_cli  # build the sim from these 'crossfury sim' options instead
         self.exchange, self.symbol, self.qty = MARKETS[market]
         self.sim_kind = "usdm" if market == "papi" else market
         self.config = config
         self.messages: list[Any] = []
 
     async def __aenter__(self) -> Self:
-        self.sim = await BinanceSim(self.sim_kind, events_per_s=50, api_key=KEY, api_secret=SECRET,
-                                    **self.sim_config).start()
+        if self.sim_cli is not None:
+            parser = argparse.ArgumentParser()
+            add_arguments(parser)
+            self.sim = build_sim(parser.parse_args(["--exchange", f"binance-{self.sim_kind}", "--api-key", KEY,
+                                                    "--api-secret", SECRET, *self.sim_cli]))
+            await self.sim.start()
+        else:
+            self.sim = await BinanceSim(self.sim_kind, events_per_s=50, api_key=KEY, api_secret=SECRET,
+                                        **self.sim_config).start()
         self.conn = create_connector(self.exchange, endpoint=self.sim.rest_url, api_key=KEY, api_secret=self.secret,
                                      **self.config)
         self.conn.add_callback(self.messages.append, [Channel.ORDERS, Channel.FILLS, Channel.BALANCES,
@@ -168,29 +178,37 @@ def test_trading_partial_fill_then_rest():
     run(body)
 
 
-def test_trading_dropped_user_event_recovered_by_reconciliation():
+@pytest.mark.parametrize("market", ["usdm", "coinm", "spot"])
+def test_trading_dropped_user_event_recovered_by_reconciliation(market):
     async def body():
-        async with Session("usdm") as s:
-            s.sim.trading.drop_user_events(3)  # NEW, TRADE and ACCOUNT_UPDATE of the next order
-            placed = await s.conn.place_order(s.symbol, "buy", 0.01, order_type="market", client_order_id="dr-1")
+        # The fault comes from the command line: dropped from the first events anyone listens to.
+        async with Session(market, sim_cli=["--events-per-s", "50", "--fault", "drop_user_events@0:count=3"]) as s:
+            await until(lambda: s.sim.counters["faults"].get("drop_user_events"), what="the scheduled fault")
+            await s.sim.pause()
+            st = s.sim.market.symbols[s.native]
+            qty = min(s.qty, st.asks[st.best_ask()] / 10 ** st.spec.qty_decimals)  # one level: one TRADE event
+            # the next order's NEW, TRADE and account events are lost
+            placed = await s.conn.place_order(s.symbol, "buy", qty, order_type="market", client_order_id="dr-1")
             assert placed.status is OrderStatus.FILLED
             await asyncio.sleep(0.2)
             assert s.fills("dr-1") == []  # the stream lost them
             s.sim.trading.disconnect_user_streams()
+            assert s.sim.trading.counters["events_dropped"] == 3
             await until(lambda: s.conn.trader.reconciliations >= 1 and s.fills("dr-1"), what="reconciliation")
-            assert sum(f.qty for f in s.fills("dr-1")) == pytest.approx(0.01)
+            assert sum(f.qty for f in s.fills("dr-1")) == pytest.approx(qty)
             await s.conn.reconcile()  # a second pass adds nothing: fills are counted once
-            assert sum(f.qty for f in s.fills("dr-1")) == pytest.approx(0.01)
+            assert sum(f.qty for f in s.fills("dr-1")) == pytest.approx(qty)
             assert s.conn.trader.recovered_fills == len(s.fills("dr-1"))
     run(body)
 
 
-def test_trading_timeout_after_accept_does_not_duplicate():
+@pytest.mark.parametrize("market", ["usdm", "coinm", "spot"])
+def test_trading_timeout_after_accept_does_not_duplicate(market):
     async def body():
-        async with Session("usdm", order_timeout_s=0.5) as s:
-            s.sim.trading.timeout_after_accept(count=1, hang_s=5.0)
+        async with Session(market, order_timeout_s=0.5) as s:
+            s.sim.inject("timeout_after_accept", count=1, hang_s=5.0)  # as POST /_sim/fault does
             bid, _ = s.best()
-            result = await s.conn.place_order(s.symbol, "buy", 0.01, px=round(bid * 0.9, 1), client_order_id="to-1")
+            result = await s.conn.place_order(s.symbol, "buy", s.qty, px=round(bid * 0.9, 1), client_order_id="to-1")
             assert result.status is OrderStatus.NEW and result.client_order_id == "to-1"
             assert s.conn.trader.unknown_outcomes == 1
             assert s.sim.trading.counters["orders"] == 1
