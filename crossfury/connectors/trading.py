@@ -21,8 +21,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
-from yarl import URL
 
+from crossfury.connectors.order_channel import OrderChannel
 from crossfury.connectors.orders import OrderManager
 from crossfury.core.errors import ConfigError, DecodeError, ExchangeError
 from crossfury.core.secrets import Credentials
@@ -58,11 +58,13 @@ class Trader:
         self.credentials = credentials
         self.signer = RequestSigner(credentials.api_secret)  # HMAC or Ed25519; a bad key fails here
         self.base_url = (spec.rest_url or connector.spec.rest_url).rstrip("/")
+        self.http = OrderChannel(self.base_url)
+        self._key_header = f"X-MBX-APIKEY: {credentials.api_key.reveal()}\r\n"
         self.ws_base = (spec.ws_url or connector.spec.ws_url).rstrip("/")
         self.orders = OrderManager()
         self.time_offset_ms = 0
         self.limit_requests = cfg.rate_limit_orders
-        self.order_limiters = {unit: (WeightLimiter(limit, window_s), f"X-MBX-ORDER-COUNT-{unit}")
+        self.order_limiters = {unit: (WeightLimiter(limit, window_s), f"x-mbx-order-count-{unit.lower()}")
                                for unit, window_s, limit in spec.order_limits}
         self._ids = itertools.count(1)
         self._id_stem = format(time.time_ns() // 1_000_000 % 36**7, "x")
@@ -102,6 +104,7 @@ class Trader:
                 await self._keyed("DELETE", self.spec.listen_key_path)
             except (TimeoutError, ExchangeError, aiohttp.ClientError, OSError):
                 pass
+        await self.http.close()
 
     async def sync_time(self) -> None:
         """Set ``time_offset_ms`` = server time - local time, from the market's time endpoint."""
@@ -113,9 +116,6 @@ class Trader:
 
     # -- signed REST ----------------------------------------------------------------------------------
 
-    def _headers(self) -> dict[str, str]:
-        return {"X-MBX-APIKEY": self.credentials.api_key.reveal()}
-
     async def _send(self, method: str, path: str, query: str, weight: int, order: bool,
                     timeout_s: float | None) -> Any:
         if self.limit_requests:
@@ -124,41 +124,39 @@ class Trader:
             if order:
                 for limiter, _ in self.order_limiters.values():
                     await limiter.acquire(1)
-        session = await self.conn._rest._client()
-        url = URL(f"{self.base_url}{path}?{query}" if query else f"{self.base_url}{path}", encoded=True)
-        timeout = aiohttp.ClientTimeout(total=timeout_s or self.conn.config.order_timeout_s)
         self.conn._rest.requests += 1
-        async with session.request(method, url, headers=self._headers(), timeout=timeout) as resp:
-            body = await resp.read()
-            headers = resp.headers
-            used = headers.get("X-MBX-USED-WEIGHT-1M")
-            if used and used.isdigit():
-                self.conn.limiter.observe_used(int(used))
-            if order:
-                for limiter, header in self.order_limiters.values():
-                    count = headers.get(header)
-                    if count and count.isdigit():
-                        limiter.observe_used(int(count))
-            if resp.status < 300:
-                return parse_json(body) if body else None
-            self.conn._rest.errors += 1
-            code, msg = None, body[:200].decode("utf-8", "replace")
-            obj = None
-            with contextlib.suppress(DecodeError):  # an HTML error page: keep its text
-                obj = parse_json(body)
-            if isinstance(obj, dict):
-                code, msg = obj.get("code"), str(obj.get("msg", msg))
-            retry = float(headers.get("Retry-After", "1") or 1)
-            if resp.status == 418:
-                self.conn.limiter.ban(retry)
-                raise RateLimitError(f"{method} {path}: HTTP 418, exchange code {code}: {msg}", code=code,
-                                     http_status=418)
-            if resp.status == 429:
-                self.conn.limiter.pause(retry)
-                raise RateLimitError(f"{method} {path}: HTTP 429, exchange code {code}: {msg}", code=code,
-                                     http_status=429)
-            raise ExchangeError(f"{method} {path}: HTTP {resp.status}, exchange code {code}: {msg}", code=code,
-                                http_status=resp.status)
+        resp = await self.http.request(method, f"{path}?{query}" if query else path, self._key_header,
+                                       timeout_s or self.conn.config.order_timeout_s)
+        headers = resp.headers
+        used = headers.get("x-mbx-used-weight-1m")
+        if used and used.isdigit():
+            self.conn.limiter.observe_used(int(used))
+        if order:
+            for limiter, header in self.order_limiters.values():
+                count = headers.get(header)
+                if count and count.isdigit():
+                    limiter.observe_used(int(count))
+        body = resp.body
+        if resp.status < 300:
+            return parse_json(body) if body else None
+        self.conn._rest.errors += 1
+        code, msg = None, body[:200].decode("utf-8", "replace")
+        obj = None
+        with contextlib.suppress(DecodeError):  # an HTML error page: keep its text
+            obj = parse_json(body)
+        if isinstance(obj, dict):
+            code, msg = obj.get("code"), str(obj.get("msg", msg))
+        retry = float(headers.get("retry-after", "1") or 1)
+        if resp.status == 418:
+            self.conn.limiter.ban(retry)
+            raise RateLimitError(f"{method} {path}: HTTP 418, exchange code {code}: {msg}", code=code,
+                                 http_status=418)
+        if resp.status == 429:
+            self.conn.limiter.pause(retry)
+            raise RateLimitError(f"{method} {path}: HTTP 429, exchange code {code}: {msg}", code=code,
+                                 http_status=429)
+        raise ExchangeError(f"{method} {path}: HTTP {resp.status}, exchange code {code}: {msg}", code=code,
+                            http_status=resp.status)
 
     async def signed(self, method: str, path: str, params: dict[str, Any] | None = None, *, weight: int = 1,
                      order: bool = False, timeout_s: float | None = None) -> Any:
@@ -209,7 +207,7 @@ class Trader:
                                  reduce_only, cid)
         try:
             obj = await self.signed("POST", self.spec.order_path, params, weight=1, order=True)
-        except (TimeoutError, aiohttp.ClientConnectionError) as exc:
+        except (TimeoutError, OSError) as exc:  # no reply: the order may or may not exist
             return await self._resolve_unknown(inst, cid, exc)
         except ExchangeError as exc:
             if exc.http_status in _UNKNOWN_OUTCOME:
