@@ -111,10 +111,12 @@ async def _floor(url: str, n: int) -> dict[str, Any]:
         for raw in raws:
             await send(reader, writer, raw)
         acks, sent = [], {}
+        cpu0 = time.process_time()
         for cid, raw in measured:
             t0 = sent[cid.encode()] = time.perf_counter_ns()
             await send(reader, writer, raw)
             acks.append((time.perf_counter_ns() - t0) / 1e3)
+        cpu = (time.process_time() - cpu0) / n * 1e6
         await _wait_for(lambda: all(c in fill_at for c in sent))
         fills = [(fill_at[c] - t) / 1e3 for c, t in sent.items()]
         # Throughput: n orders at once over 16 kept-alive sockets (aiohttp's pool would open as many).
@@ -133,7 +135,7 @@ async def _floor(url: str, n: int) -> dict[str, Any]:
             w.close()
         reading.cancel()
         await ws.close()
-    return {"ack": acks, "fill": fills, "rate": rate}
+    return {"ack": acks, "fill": fills, "rate": rate, "cpu": cpu}
 
 
 async def _wait_for(done, timeout_s: float = 10.0) -> None:
@@ -154,6 +156,7 @@ async def _crossfury(url: str, n: int) -> dict[str, Any]:
     for i in range(WARMUP):
         await conn.place_order(SYMBOL, "buy" if i % 2 else "sell", QTY, order_type="market")
     acks, sent = [], {}
+    cpu0 = time.process_time()
     for i in range(n):
         cid = f"b{i}"
         t0 = sent[cid] = time.perf_counter_ns()
@@ -162,6 +165,7 @@ async def _crossfury(url: str, n: int) -> dict[str, Any]:
         acks.append((time.perf_counter_ns() - t0) / 1e3)
         if upd.status.value != "filled":
             raise AssertionError(f"crossfury order {cid} ended {upd.status}")
+    cpu = (time.process_time() - cpu0) / n * 1e6
     await _wait_for(lambda: all(c in fill_at for c in sent))
     fills = [(fill_at[c] - t) / 1e3 for c, t in sent.items() if c in fill_at]
     t0 = time.perf_counter()
@@ -171,7 +175,7 @@ async def _crossfury(url: str, n: int) -> dict[str, Any]:
     if any(u.status.value != "filled" for u in done):
         raise AssertionError("a crossfury burst order did not fill")
     await conn.close()
-    return {"ack": acks, "fill": fills, "rate": rate}
+    return {"ack": acks, "fill": fills, "rate": rate, "cpu": cpu}
 
 
 async def _ccxt(url: str, n: int) -> dict[str, Any]:
@@ -187,12 +191,14 @@ async def _ccxt(url: str, n: int) -> dict[str, Any]:
         for i in range(WARMUP):
             await ex.create_order("BTC/USDT:USDT", "market", "buy" if i % 2 else "sell", QTY)
         acks = []
+        cpu0 = time.process_time()
         for i in range(n):
             t0 = time.perf_counter_ns()
             o = await ex.create_order("BTC/USDT:USDT", "market", "buy" if i % 2 else "sell", QTY)
             acks.append((time.perf_counter_ns() - t0) / 1e3)
             if o["status"] != "closed":
                 raise AssertionError(f"ccxt order ended {o['status']}")
+        cpu = (time.process_time() - cpu0) / n * 1e6
         t0 = time.perf_counter()
         done = await asyncio.gather(*(ex.create_order("BTC/USDT:USDT", "market", "buy" if i % 2 else "sell", QTY)
                                       for i in range(n)))
@@ -201,7 +207,7 @@ async def _ccxt(url: str, n: int) -> dict[str, Any]:
             raise AssertionError("a ccxt burst order did not fill")
     finally:
         await ex.close()
-    return {"ack": acks, "fill": [], "rate": rate}
+    return {"ack": acks, "fill": [], "rate": rate, "cpu": cpu}
 
 
 def _client(peer: str, url: str, n: int) -> None:
@@ -226,7 +232,7 @@ def main() -> int:
     sim = subprocess.Popen([sys.executable, __file__, "--sim"], stdout=subprocess.PIPE, text=True)
     try:
         url = sim.stdout.readline().strip()  # type: ignore[union-attr]
-        samples: dict[str, dict[str, list[float]]] = {p: {"ack": [], "fill": [], "rate": []} for p in PEERS}
+        samples: dict[str, dict[str, list[float]]] = {p: {"ack": [], "fill": [], "rate": [], "cpu": []} for p in PEERS}
         for _ in range(args.rounds):
             for peer in PEERS:
                 out = subprocess.run([sys.executable, __file__, "--client", peer, url, str(args.orders)],
@@ -238,27 +244,31 @@ def main() -> int:
                 samples[peer]["ack"] += r["ack"]
                 samples[peer]["fill"] += r["fill"]
                 samples[peer]["rate"].append(r["rate"])
+                samples[peer]["cpu"].append(r["cpu"])
     finally:
         sim.terminate()
         sim.wait(10)
     floor = statistics.median(samples["floor"]["ack"])
     summary = {}
     print(f"{args.orders} market orders x {args.rounds} rounds per client; µs; overhead = p50 - floor p50")
-    print(f"{'client':10} {'ack p50':>8} {'ack p99':>8} {'overhead':>9} {'fill p50':>9} {'fill p99':>9} {'orders/s':>9}")
+    print(f"{'client':10} {'ack p50':>8} {'ack p99':>8} {'overhead':>9} {'fill p50':>9} {'fill p99':>9} {'orders/s':>9}"
+          f" {'cpu/order':>10}")
     for peer, s in samples.items():
         p50 = statistics.median(s["ack"])
         fill = s["fill"]
         row = {"ack_p50_us": p50, "ack_p99_us": _pct(s["ack"], 0.99), "overhead_p50_us": p50 - floor,
                "fill_p50_us": statistics.median(fill) if fill else None,
-               "fill_p99_us": _pct(fill, 0.99) if fill else None, "orders_per_s": statistics.median(s["rate"])}
+               "fill_p99_us": _pct(fill, 0.99) if fill else None, "orders_per_s": statistics.median(s["rate"]),
+               "client_cpu_us_per_order": statistics.median(s["cpu"])}
         summary[peer] = row
         print(f"{peer:10} {p50:8.0f} {row['ack_p99_us']:8.0f} {row['overhead_p50_us']:9.0f} "
               f"{row['fill_p50_us'] or float('nan'):9.0f} {row['fill_p99_us'] or float('nan'):9.0f} "
-              f"{row['orders_per_s']:9.0f}")
+              f"{row['orders_per_s']:9.0f} {row['client_cpu_us_per_order']:10.0f}")
     cf, cx = summary["crossfury"], summary["ccxt"]
     ratio = cx["overhead_p50_us"] / cf["overhead_p50_us"] if cf["overhead_p50_us"] > 0 else float("inf")
-    print(f"ccxt / crossfury p50 overhead: {ratio:.1f}x (goal 5x); raw round trip "
-          f"{cx['ack_p50_us'] / cf['ack_p50_us']:.2f}x; orders/s {cf['orders_per_s'] / cx['orders_per_s']:.1f}x")
+    cpu_ratio = cx["client_cpu_us_per_order"] / cf["client_cpu_us_per_order"]
+    print(f"ccxt / crossfury p50 overhead: {ratio:.1f}x (goal 5x); client CPU per order {cpu_ratio:.1f}x; raw round "
+          f"trip {cx['ack_p50_us'] / cf['ack_p50_us']:.2f}x; orders/s {cf['orders_per_s'] / cx['orders_per_s']:.1f}x")
     if args.json:
         print(json.dumps({"orders": args.orders, "rounds": args.rounds, "clients": summary,
                           "overhead_ratio": ratio}))

@@ -12,7 +12,7 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, quote_plus
 
 from crossfury.core.errors import ConfigError
 from crossfury.core.secrets import Secret
@@ -27,10 +27,21 @@ def hmac_signature(secret: Secret | str, payload: str) -> str:
 
 
 def encode_params(params: Mapping[str, object] | Iterable[tuple[str, object]]) -> str:
-    """Return params as ``application/x-www-form-urlencoded`` text in the given order (booleans as true/false)."""
+    """Return params as ``application/x-www-form-urlencoded`` text in the given order (booleans as true/false).
+
+    Same text as ``urllib.parse.urlencode``; values made only of unreserved characters (symbols, numbers,
+    client ids: nearly all of them) skip the quoting, which was the largest cost of building an order.
+    """
     items = params.items() if isinstance(params, Mapping) else params
-    return urlencode([(k, ("true" if v else "false") if isinstance(v, bool) else v) for k, v in items
-                      if v is not None])
+    return "&".join(f"{_quote(k)}={_quote(('true' if v else 'false') if isinstance(v, bool) else str(v))}"
+                    for k, v in items if v is not None)
+
+
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+
+
+def _quote(text: str) -> str:
+    return text if _UNRESERVED.issuperset(text) else quote_plus(text)
 
 
 def signed_query(secret: Secret | str, params: Mapping[str, object]) -> str:

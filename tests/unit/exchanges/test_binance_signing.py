@@ -132,3 +132,16 @@ def test_ed25519_rsa_key_is_refused():
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
     with pytest.raises(ConfigError, match="must be Ed25519"):
         RequestSigner(Secret(pem))
+
+
+@pytest.mark.parametrize("params", [
+    {"symbol": "BTCUSDT", "quantity": "0.001", "newClientOrderId": "cf-1a_b.c~d", "recvWindow": 5000},
+    {"apiKey": "put your own API Key here", "note": "a+b/c=d&e", "unicode": "дата", "flag": True, "off": False},
+    {"empty": "", "none": None, "star": "*", "pct": "%41"},
+])
+def test_encode_params_is_urlencode(params):
+    from urllib.parse import urlencode
+
+    expected = urlencode([(k, ("true" if v else "false") if isinstance(v, bool) else v)
+                          for k, v in params.items() if v is not None])
+    assert encode_params(params) == expected
