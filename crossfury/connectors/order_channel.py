@@ -3,8 +3,9 @@
 
 Why not aiohttp here: a signed order is one small request and one small JSON reply on a hot path, and
 aiohttp's per-request machinery (request and response objects, URL and header types, timers) cost about
-170 µs of CPU per request on loopback against 45 µs for a plain stream (benchmarks/bench_orders.py measures
-the whole round trip). Market-data REST keeps using aiohttp (``crossfury.wire.RestClient``).
+170 µs of client CPU per request on loopback; this client, an ``asyncio.Protocol`` that parses the reply as
+its bytes arrive, about 50 µs (65 µs over asyncio streams). benchmarks/bench_orders.py measures the whole
+round trip. Market-data REST keeps using aiohttp (``crossfury.wire.RestClient``).
 
 What it handles: ``http`` and ``https`` (TLS with the default certificate checks), Content-Length and chunked
 replies, ``Connection: close``, a connection the server closed while idle (dropped before reuse), and a
@@ -33,14 +34,58 @@ class Reply:
         self.status, self.headers, self.body = status, headers, body
 
 
-class _Conn:
-    __slots__ = ("reader", "writer")
+class _Conn(asyncio.Protocol):
+    """One kept-alive connection: a request written whole, its reply parsed as bytes arrive (no stream layer)."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
-        self.reader, self.writer = reader, writer
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self._buf = bytearray()
+        self._waiter: asyncio.Future | None = None
+        self._head_only = False
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        w = self._waiter
+        if w is not None and not w.done():
+            try:
+                done = _parse(self._buf, self._head_only, eof=True)  # a reply that runs to the close
+            except ConnectionError as err:
+                w.set_exception(err)
+                return
+            if done is not None:
+                w.set_result(done)
+                return
+            w.set_exception(ConnectionError("the server closed the connection before replying" if not self._buf
+                                            else "the server closed the connection in the middle of a reply"))
+
+    def data_received(self, data: bytes) -> None:
+        self._buf += data
+        w = self._waiter
+        if w is None or w.done():
+            return
+        try:
+            done = _parse(self._buf, self._head_only, eof=False)
+        except ConnectionError as err:
+            w.set_exception(err)
+            return
+        if done is not None:
+            w.set_result(done)
+
+    def send(self, raw: bytes, head_only: bool) -> asyncio.Future:
+        self._buf.clear()
+        self._head_only = head_only
+        self._waiter = asyncio.get_running_loop().create_future()
+        self.transport.write(raw)  # type: ignore[union-attr]
+        return self._waiter
 
     def close(self) -> None:
-        self.writer.close()
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
 
 
 class OrderChannel:
@@ -70,12 +115,11 @@ class OrderChannel:
             conn = await self._take(timeout_s)
             try:
                 async with asyncio.timeout(timeout_s):
-                    conn.writer.write(raw)
-                    reply, keep = await _read_reply(conn.reader, method == "HEAD")
+                    reply, keep = await conn.send(raw, method == "HEAD")
             except BaseException:
                 conn.close()  # unknown state: never reuse it
                 raise
-            if keep:
+            if keep and not conn.closed:
                 self._idle.append(conn)
             else:
                 conn.close()
@@ -84,15 +128,14 @@ class OrderChannel:
     async def _take(self, timeout_s: float) -> _Conn:
         while self._idle:
             conn = self._idle.pop()
-            if not conn.reader.at_eof() and not conn.writer.is_closing():
+            if not conn.closed:
                 return conn
-            conn.close()  # the server closed it while idle
         self.connects += 1
+        loop = asyncio.get_running_loop()
         async with asyncio.timeout(timeout_s):
-            reader, writer = await asyncio.open_connection(
-                self.host, self.port, ssl=self._ssl, server_hostname=self.host if self._ssl else None,
-                limit=_MAX_HEADER_BYTES)
-        return _Conn(reader, writer)
+            _, conn = await loop.create_connection(_Conn, self.host, self.port, ssl=self._ssl,
+                                                   server_hostname=self.host if self._ssl else None)
+        return conn
 
     async def close(self) -> None:
         """Close every idle connection."""
@@ -101,15 +144,14 @@ class OrderChannel:
         self._idle.clear()
 
 
-async def _read_reply(reader: asyncio.StreamReader, head_only: bool) -> tuple[Reply, bool]:
-    """Read one reply; return it and whether the connection may be reused."""
-    try:
-        head = await reader.readuntil(b"\r\n\r\n")
-    except asyncio.IncompleteReadError as exc:
-        raise ConnectionError("the server closed the connection before replying") from exc
-    except asyncio.LimitOverrunError as exc:
-        raise ConnectionError("reply headers over 64 KiB") from exc
-    lines = head[:-4].decode("latin-1").split("\r\n")
+def _parse(buf: bytearray, head_only: bool, eof: bool) -> tuple[Reply, bool] | None:
+    """Return the reply in ``buf`` and whether the connection may be reused, or None while it is incomplete."""
+    end = buf.find(b"\r\n\r\n")
+    if end < 0:
+        if len(buf) > _MAX_HEADER_BYTES:
+            raise ConnectionError("reply headers over 64 KiB")
+        return None
+    lines = buf[:end].decode("latin-1").split("\r\n")
     version, _, rest = lines[0].partition(" ")
     try:
         status = int(rest[:3])
@@ -120,38 +162,54 @@ async def _read_reply(reader: asyncio.StreamReader, head_only: bool) -> tuple[Re
         name, _, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
     keep = version == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
-    try:
-        if head_only or status in (204, 304) or 100 <= status < 200:
-            body = b""
-        elif "chunked" in headers.get("transfer-encoding", "").lower():
-            body = await _read_chunked(reader)
-        elif "content-length" in headers:
+    start = end + 4
+    if head_only or status in (204, 304) or 100 <= status < 200:
+        return Reply(status, headers, b""), keep
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        body = _dechunk(buf, start)
+        return None if body is None else (Reply(status, headers, body), keep)
+    if "content-length" in headers:
+        try:
             length = int(headers["content-length"])
-            if not 0 <= length <= _MAX_BODY_BYTES:
-                raise ConnectionError(f"reply Content-Length {length} out of range")
-            body = await reader.readexactly(length)
-        else:  # the body runs to the end of the connection
-            body = await reader.read(_MAX_BODY_BYTES)
-            keep = False
-    except asyncio.IncompleteReadError as exc:
-        raise ConnectionError("the server closed the connection in the middle of a reply") from exc
-    except ValueError as exc:
-        raise ConnectionError(f"malformed reply framing: {exc}") from None
-    return Reply(status, headers, body), keep
+        except ValueError:
+            raise ConnectionError("malformed Content-Length") from None
+        if not 0 <= length <= _MAX_BODY_BYTES:
+            raise ConnectionError(f"reply Content-Length {length} out of range")
+        if len(buf) - start < length:
+            return None
+        return Reply(status, headers, bytes(buf[start:start + length])), keep
+    # No length: the body runs to the end of the connection.
+    if len(buf) - start > _MAX_BODY_BYTES:
+        raise ConnectionError("reply over 64 MiB")
+    return (Reply(status, headers, bytes(buf[start:])), False) if eof else None
 
 
-async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
+def _dechunk(buf: bytearray, pos: int) -> bytes | None:
+    """Return the body of a complete chunked reply starting at ``pos``, or None while incomplete."""
     parts, total = [], 0
     while True:
-        size_line = await reader.readuntil(b"\r\n")
-        size = int(size_line.split(b";", 1)[0].strip(), 16)
+        eol = buf.find(b"\r\n", pos)
+        if eol < 0:
+            return None
+        try:
+            size = int(bytes(buf[pos:eol]).split(b";", 1)[0].strip(), 16)
+        except ValueError:
+            raise ConnectionError("malformed chunk size") from None
+        pos = eol + 2
         if size == 0:
-            while (await reader.readuntil(b"\r\n")) != b"\r\n":  # trailers
-                pass
-            return b"".join(parts)
+            while True:  # trailers, then the empty line
+                eol = buf.find(b"\r\n", pos)
+                if eol < 0:
+                    return None
+                if eol == pos:
+                    return b"".join(parts)
+                pos = eol + 2
         total += size
         if total > _MAX_BODY_BYTES:
             raise ConnectionError("chunked reply over 64 MiB")
-        parts.append(await reader.readexactly(size))
-        if await reader.readexactly(2) != b"\r\n":
+        if len(buf) < pos + size + 2:
+            return None
+        if buf[pos + size:pos + size + 2] != b"\r\n":
             raise ConnectionError("chunk not followed by CRLF")
+        parts.append(bytes(buf[pos:pos + size]))
+        pos += size + 2

@@ -103,3 +103,25 @@ def test_bad_url_is_a_config_error():
 
     with pytest.raises(ConfigError, match="expected http"):
         OrderChannel("ftp://example")
+
+
+def test_a_reply_arriving_a_byte_at_a_time_is_assembled():
+    async def body():
+        reply = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{\"a\r\n4\r\n\":1}\r\n0\r\nX-T: 1\r\n\r\n"
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")
+            for i in range(len(reply)):
+                writer.write(reply[i:i + 1])
+                await writer.drain()
+                await asyncio.sleep(0)
+            await reader.read()  # keep the connection open until the client closes it
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        channel = OrderChannel(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+        got = await channel.request("GET", "/x", "", 2)
+        assert (got.status, got.body) == (200, b'{"a":1}') and len(channel._idle) == 1
+        await channel.close()
+        server.close()
+    run(body)
