@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import json
 import logging
@@ -37,10 +38,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# The usual spellings of the order arguments, looked up without building enums each call.
+_ORDER_TYPES = {t.value: t for t in OrderType}
+_TIFS = {t.value: t for t in TimeInForce}
+_SIDES = {t.value: t for t in Side}
 _UNKNOWN_OUTCOME = (408, 500, 502, 503, 504)  # section 7: 5xx (and futures 408) leave the order status unknown
 _ORDER_NOT_FOUND = (-2013, -2011)
 
 
+@functools.lru_cache(maxsize=4096)  # a strategy sends the same few sizes and nearby prices again and again
 def _decimal_text(value: float, step: str) -> str:
     """Return ``value`` rounded to the grid of ``step`` as plain decimal text."""
     q = Decimal(step).normalize()
@@ -131,7 +137,7 @@ class Trader:
         used = headers.get("x-mbx-used-weight-1m")
         if used and used.isdigit():
             self.conn.limiter.observe_used(int(used))
-        if order:
+        if order and self.limit_requests:  # order limiters that nothing consults need no correcting
             for limiter, header in self.order_limiters.values():
                 count = headers.get(header)
                 if count and count.isdigit():
@@ -196,7 +202,10 @@ class Trader:
     async def place_order(self, symbol: str, side: str, qty: float, *, px: float | None, order_type: str,
                           time_in_force: str, reduce_only: bool, client_order_id: str | None) -> OrderUpdate:
         inst = self.conn.instrument(symbol)
-        otype, tif, s = OrderType(order_type.lower()), TimeInForce(time_in_force.lower()), Side(side.lower())
+        try:
+            otype, tif, s = _ORDER_TYPES[order_type], _TIFS[time_in_force], _SIDES[side]
+        except KeyError:  # another spelling ("BUY", "Limit"): the enums say what is valid
+            otype, tif, s = OrderType(order_type.lower()), TimeInForce(time_in_force.lower()), Side(side.lower())
         if otype is OrderType.LIMIT and px is None:
             raise ConfigError(f"{self.conn.name}: a limit order needs px")
         if reduce_only and self.spec.api == "spot":

@@ -87,6 +87,7 @@ _STATUS = {"NEW": OrderStatus.NEW, "PENDING_NEW": OrderStatus.NEW, "PARTIALLY_FI
 _TIF = {"GTC": TimeInForce.GTC, "IOC": TimeInForce.IOC, "FOK": TimeInForce.FOK, "GTX": TimeInForce.POST_ONLY,
         "GTD": TimeInForce.GTC, "RPI": TimeInForce.POST_ONLY}
 _NATIVE_TIF = {TimeInForce.GTC: "GTC", TimeInForce.IOC: "IOC", TimeInForce.FOK: "FOK"}
+_SIDE = {"BUY": Side.BUY, "SELL": Side.SELL}
 _MS = 1_000_000
 _EX = Exchange.BINANCE
 
@@ -130,7 +131,7 @@ def parse_order(obj: dict[str, Any], inst: Instrument, local_ts: int) -> OrderUp
         exchange=_EX, market=inst.market, exch_ts=int(obj.get("updateTime") or obj.get("transactTime")
                                                                   or 0) * _MS,
         local_ts=local_ts, symbol=inst.symbol, client_order_id=obj["clientOrderId"] if "origClientOrderId" not in obj
-        else obj["origClientOrderId"], order_id=str(obj["orderId"]), side=Side(obj["side"].lower()),
+        else obj["origClientOrderId"], order_id=str(obj["orderId"]), side=_SIDE[obj["side"]],
         order_type=OrderType.MARKET if native_type == "MARKET" else OrderType.LIMIT, time_in_force=tif,
         px=float(obj.get("price") or 0), qty=float(obj.get("origQty") or 0), filled_qty=filled, avg_px=avg,
         status=_STATUS[obj["status"]], reduce_only=bool(obj.get("reduceOnly", False)))
@@ -157,7 +158,7 @@ def parse_user_event(obj: dict[str, Any], lookup: Lookup, local_ts: int) -> list
 
 def _order_and_fill(inst: Instrument, ts: int, local_ts: int, o: dict[str, Any], tif: TimeInForce,
                     order_type: OrderType, avg: float, execution: str) -> list[Any]:
-    side = Side(o["S"].lower())
+    side = _SIDE[o["S"]]
     update = OrderUpdate(
         exchange=_EX, market=inst.market, exch_ts=ts, local_ts=local_ts, symbol=inst.symbol,
         client_order_id=o["c"], order_id=str(o["i"]), side=side, order_type=order_type, time_in_force=tif,
