@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 _ORDER_TYPES = {t.value: t for t in OrderType}
 _TIFS = {t.value: t for t in TimeInForce}
 _SIDES = {t.value: t for t in Side}
+_ACCOUNT_EVENTS = (b'{"e":"ACCOUNT_UPDATE"', b'{"e":"outboundAccountPosition"')
 _UNKNOWN_OUTCOME = (408, 500, 502, 503, 504)  # section 7: 5xx (and futures 408) leave the order status unknown
 _ORDER_NOT_FOUND = (-2013, -2011)
 
@@ -85,6 +86,7 @@ class Trader:
         self.reconciliations = 0
         self.recovered_fills = 0
         self.unknown_outcomes = 0
+        self.bad_events = 0  # user events that could not be read (logged, then skipped)
         self._ws_req = itertools.count(1)
 
     # -- lifecycle ------------------------------------------------------------------------------------
@@ -379,6 +381,23 @@ class Trader:
                 log.warning("%s: listenKey keepalive failed (%s)", self.conn.name, exc)
 
     def _on_message(self, payload: bytes, local_ts: int) -> None:
+        fast = bt.decode_order_event(payload, self.conn._by_name.get, local_ts)
+        if fast is not None:  # a futures order event, read without building a dict
+            for msg in fast:
+                self._deliver(msg)
+            return
+        if payload.startswith(_ACCOUNT_EVENTS) and not (self.conn._targets[Channel.BALANCES]
+                                                        or self.conn._targets[Channel.POSITIONS]):
+            return  # balances and positions nobody listens to: not worth parsing on the order path
+        try:
+            self._on_event(payload, local_ts)
+        except (ValueError, KeyError, TypeError) as exc:  # DecodeError and msgspec's errors are ValueErrors
+            self.bad_events += 1
+            if self.bad_events <= 3 or self.bad_events % 1000 == 0:
+                log.warning("%s: user event skipped (%d so far): %s: %s", self.conn.name, self.bad_events,
+                            type(exc).__name__, exc)
+
+    def _on_event(self, payload: bytes, local_ts: int) -> None:
         obj = parse_json(payload)
         if not isinstance(obj, dict):
             return
@@ -430,6 +449,7 @@ class Trader:
         """Return the trading counters."""
         return {"stream_connects": self.stream_connects, "reconciliations": self.reconciliations,
                 "recovered_fills": self.recovered_fills, "unknown_outcomes": self.unknown_outcomes,
+                "bad_events": self.bad_events,
                 "stale_updates": self.orders.stale, "duplicate_fills": self.orders.duplicates,
                 "open_orders": len(self.orders.open_orders()),
                 "order_limiters": {u: lim.stats() for u, (lim, _) in self.order_limiters.items()}}
