@@ -223,20 +223,51 @@ def _client(peer: str, url: str, n: int) -> None:
 
 # -- the driver ---------------------------------------------------------------------------------------------
 
+def _callgrind(url: str, n: int) -> int:
+    """Print each client's instructions per order: (run of 5n orders - run of n orders) / 4n, under callgrind.
+
+    The difference cancels start-up and imports; each order counts once sequential and once in the burst.
+    """
+    import re
+
+    counts = {}
+    for peer in PEERS:
+        totals = []
+        for orders in (n, 5 * n):
+            out = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
+                                  __file__, "--client", peer, url, str(orders)], check=False, capture_output=True,
+                                 text=True, timeout=1800)
+            found = re.search(r"Collected : (\d+)", out.stderr)
+            if out.returncode != 0 or found is None:
+                print(f"{peer} failed under valgrind:\n{out.stderr[-2000:]}", file=sys.stderr)
+                return 1
+            totals.append(int(found.group(1)))
+        counts[peer] = (totals[1] - totals[0]) / (4 * n) / 2  # two orders (sequential + burst) per count
+        print(f"{peer:10} {counts[peer] / 1000:8.0f} k instructions per order")
+    floor = counts["floor"]
+    print(f"ccxt / crossfury instructions per order over the floor: "
+          f"{(counts['ccxt'] - floor) / (counts['crossfury'] - floor):.1f}x")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--orders", type=int, default=300, help="measured orders per client and round (default 300)")
     ap.add_argument("--rounds", type=int, default=2, help="rounds of floor, crossfury, ccxt (default 2)")
     ap.add_argument("--json", action="store_true", help="print the summary as JSON too")
+    ap.add_argument("--callgrind", action="store_true",
+                    help="instead: each client's instructions per order under valgrind (repeatable under load)")
     args = ap.parse_args()
     sim = subprocess.Popen([sys.executable, __file__, "--sim"], stdout=subprocess.PIPE, text=True)
     try:
         url = sim.stdout.readline().strip()  # type: ignore[union-attr]
+        if args.callgrind:
+            return _callgrind(url, args.orders)
         samples: dict[str, dict[str, list[float]]] = {p: {"ack": [], "fill": [], "rate": [], "cpu": []} for p in PEERS}
         for _ in range(args.rounds):
             for peer in PEERS:
                 out = subprocess.run([sys.executable, __file__, "--client", peer, url, str(args.orders)],
-                                     capture_output=True, text=True, timeout=300)
+                                     check=False, capture_output=True, text=True, timeout=300)
                 if out.returncode != 0:
                     print(f"{peer} failed:\n{out.stderr[-3000:]}", file=sys.stderr)
                     return 1
