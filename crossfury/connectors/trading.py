@@ -18,6 +18,7 @@ import itertools
 import json
 import logging
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -125,7 +126,7 @@ class Trader:
     # -- signed REST ----------------------------------------------------------------------------------
 
     async def _send(self, method: str, path: str, query: str, weight: int, order: bool,
-                    timeout_s: float | None) -> Any:
+                    timeout_s: float | None, decode: Callable[[bytes], Any] = parse_json) -> Any:
         if self.limit_requests:
             if weight:
                 await self.conn.limiter.acquire(weight)
@@ -146,7 +147,7 @@ class Trader:
                     limiter.observe_used(int(count))
         body = resp.body
         if resp.status < 300:
-            return parse_json(body) if body else None
+            return decode(body) if body else None
         self.conn._rest.errors += 1
         code, msg = None, body[:200].decode("utf-8", "replace")
         obj = None
@@ -167,15 +168,19 @@ class Trader:
                             http_status=resp.status)
 
     async def signed(self, method: str, path: str, params: dict[str, Any] | None = None, *, weight: int = 1,
-                     order: bool = False, timeout_s: float | None = None) -> Any:
-        """Send a signed request (TRADE / USER_DATA); a -1021 clock error resyncs the time and retries once."""
+                     order: bool = False, timeout_s: float | None = None,
+                     decode: Callable[[bytes], Any] = parse_json) -> Any:
+        """Send a signed request (TRADE / USER_DATA); a -1021 clock error resyncs the time and retries once.
+
+        ``decode`` reads a successful reply's body (order replies: ``bt.decode_order_reply``).
+        """
         for attempt in (0, 1):
             p = dict(params or {})
             p["recvWindow"] = self.conn.config.recv_window_ms
             p["timestamp"] = time.time_ns() // 1_000_000 + self.time_offset_ms
             query = self.signer.signed_query(encode_params(p))
             try:
-                return await self._send(method, path, query, weight, order, timeout_s)
+                return await self._send(method, path, query, weight, order, timeout_s, decode)
             except ExchangeError as exc:
                 if exc.code == -1021 and attempt == 0:  # rejected, so nothing was placed: safe to resend
                     log.warning("%s: clock outside recvWindow (%s); resyncing server time", self.conn.name, exc)
@@ -217,7 +222,8 @@ class Trader:
                                  _decimal_text(px, inst.tick_size) if px is not None else None, otype, tif,
                                  reduce_only, cid)
         try:
-            obj = await self.signed("POST", self.spec.order_path, params, weight=1, order=True)
+            obj = await self.signed("POST", self.spec.order_path, params, weight=1, order=True,
+                                    decode=bt.decode_order_reply)
         except (TimeoutError, OSError) as exc:  # no reply: the order may or may not exist
             return await self._resolve_unknown(inst, cid, exc)
         except ExchangeError as exc:
@@ -244,7 +250,8 @@ class Trader:
         """Fetch one order's state from REST (and apply it)."""
         inst = self.conn.instrument(symbol)
         obj = await self.signed("GET", self.spec.order_path,
-                                {"symbol": inst.native, "origClientOrderId": client_order_id}, weight=4)
+                                {"symbol": inst.native, "origClientOrderId": client_order_id}, weight=4,
+                                decode=bt.decode_order_reply)
         return self._accept(bt.parse_order(obj, inst, self.conn.config.clock_ns()))
 
     async def modify_order(self, symbol: str, client_order_id: str, px: float | None, qty: float | None) -> OrderUpdate:
@@ -255,13 +262,15 @@ class Trader:
         params = {"symbol": inst.native, "origClientOrderId": client_order_id, "side": cur.side.value.upper(),
                   "quantity": _decimal_text(qty if qty is not None else cur.qty, inst.lot_size),
                   "price": _decimal_text(px if px is not None else cur.px, inst.tick_size)}
-        obj = await self.signed("PUT", self.spec.order_path, params, weight=1, order=True)
+        obj = await self.signed("PUT", self.spec.order_path, params, weight=1, order=True,
+                                decode=bt.decode_order_reply)
         return self._accept(bt.parse_order(obj, inst, self.conn.config.clock_ns()))
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> OrderUpdate:
         inst = self.conn.instrument(symbol)
         obj = await self.signed("DELETE", self.spec.order_path,
-                                {"symbol": inst.native, "origClientOrderId": client_order_id}, weight=1)
+                                {"symbol": inst.native, "origClientOrderId": client_order_id}, weight=1,
+                                decode=bt.decode_order_reply)
         return self._accept(bt.parse_order(obj, inst, self.conn.config.clock_ns()))
 
     async def cancel_all(self, symbol: str) -> list[OrderUpdate]:

@@ -116,27 +116,52 @@ def order_params(ts: TradingSpec, inst: Instrument, side: Side, qty: str, px: st
     return params
 
 
-def parse_order(obj: dict[str, Any], inst: Instrument, local_ts: int) -> OrderUpdate:
+class _OrderReply(msgspec.Struct):
+    """The fields of an order reply (new, modify, cancel, query, open orders) this parser reads."""
+
+    orderId: int
+    clientOrderId: str
+    status: str
+    side: str
+    origClientOrderId: str = ""  # spot cancel: the order's own id ("clientOrderId" is the cancel's)
+    price: str = "0"
+    avgPrice: str = "0"
+    origQty: str = "0"
+    executedQty: str = "0"
+    cummulativeQuoteQty: str = ""
+    timeInForce: str = "GTC"
+    type: str = "LIMIT"
+    reduceOnly: bool = False
+    updateTime: int = 0
+    transactTime: int = 0
+
+
+_ORDER_REPLY = msgspec.json.Decoder(_OrderReply)
+
+
+def decode_order_reply(body: bytes) -> _OrderReply:
+    """Decode an order reply body straight into the fields ``parse_order`` reads (the order path's fast lane)."""
+    return _ORDER_REPLY.decode(body)
+
+
+def parse_order(obj: dict[str, Any] | _OrderReply, inst: Instrument, local_ts: int) -> OrderUpdate:
     """Read an order reply (new, modify, cancel, query, open orders) of any Binance market.
 
     ``{"orderId":8000001,"symbol":"BTCUSDT","status":"NEW","clientOrderId":"cf-1","price":"67000.0",
     "avgPrice":"0","origQty":"0.010","executedQty":"0","timeInForce":"GTX","type":"LIMIT","side":"BUY",...}``
     """
-    filled = float(obj.get("executedQty") or 0)
-    avg = float(obj.get("avgPrice") or 0)
-    if not avg and filled and obj.get("cummulativeQuoteQty"):  # spot: average = quote / base (section 9.5)
-        avg = float(obj["cummulativeQuoteQty"]) / filled
-    native_type = obj.get("type", "LIMIT")
-    tif = TimeInForce.POST_ONLY if native_type == "LIMIT_MAKER" else _TIF.get(obj.get("timeInForce", "GTC"),
-                                                                              TimeInForce.GTC)
+    o = obj if isinstance(obj, _OrderReply) else msgspec.convert(obj, _OrderReply)
+    filled = float(o.executedQty or 0)
+    avg = float(o.avgPrice or 0)
+    if not avg and filled and o.cummulativeQuoteQty:  # spot: average = quote / base (section 9.5)
+        avg = float(o.cummulativeQuoteQty) / filled
+    tif = TimeInForce.POST_ONLY if o.type == "LIMIT_MAKER" else _TIF.get(o.timeInForce, TimeInForce.GTC)
     return OrderUpdate(
-        exchange=_EX, market=inst.market, exch_ts=int(obj.get("updateTime") or obj.get("transactTime")
-                                                                  or 0) * _MS,
-        local_ts=local_ts, symbol=inst.symbol, client_order_id=obj["clientOrderId"] if "origClientOrderId" not in obj
-        else obj["origClientOrderId"], order_id=str(obj["orderId"]), side=_SIDE[obj["side"]],
-        order_type=OrderType.MARKET if native_type == "MARKET" else OrderType.LIMIT, time_in_force=tif,
-        px=float(obj.get("price") or 0), qty=float(obj.get("origQty") or 0), filled_qty=filled, avg_px=avg,
-        status=_STATUS[obj["status"]], reduce_only=bool(obj.get("reduceOnly", False)))
+        exchange=_EX, market=inst.market, exch_ts=(o.updateTime or o.transactTime) * _MS, local_ts=local_ts,
+        symbol=inst.symbol, client_order_id=o.origClientOrderId or o.clientOrderId, order_id=str(o.orderId),
+        side=_SIDE[o.side], order_type=OrderType.MARKET if o.type == "MARKET" else OrderType.LIMIT,
+        time_in_force=tif, px=float(o.price or 0), qty=float(o.origQty or 0), filled_qty=filled, avg_px=avg,
+        status=_STATUS[o.status], reduce_only=o.reduceOnly)
 
 
 def parse_user_event(obj: dict[str, Any], lookup: Lookup, local_ts: int) -> list[Any]:
