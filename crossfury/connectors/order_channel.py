@@ -91,14 +91,15 @@ class _Conn(asyncio.Protocol):
 class OrderChannel:
     """Send requests to one base URL over a pool of kept-alive HTTP/1.1 connections."""
 
-    def __init__(self, base_url: str, *, max_connections: int = 16, user_agent: str = "crossfury"):
+    def __init__(self, base_url: str, *, max_connections: int = 16, user_agent: str = "crossfury",
+                 ssl_context: ssl.SSLContext | None = None):
         url = urlsplit(base_url)
         if url.scheme not in ("http", "https") or not url.hostname:
             raise ConfigError(f"trading URL {base_url!r}: expected http(s)://host[:port][/prefix]")
         self.host = url.hostname
         self.port = url.port or (443 if url.scheme == "https" else 80)
         self.prefix = url.path.rstrip("/")
-        self._ssl = ssl.create_default_context() if url.scheme == "https" else None
+        self._ssl = (ssl_context or ssl.create_default_context()) if url.scheme == "https" else None
         default_port = self.port == (443 if self._ssl else 80)
         host_header = self.host if default_port else f"{self.host}:{self.port}"
         self._fixed_headers = f"Host: {host_header}\r\nUser-Agent: {user_agent}\r\nAccept: application/json\r\n"

@@ -125,3 +125,51 @@ def test_a_reply_arriving_a_byte_at_a_time_is_assembled():
         await channel.close()
         server.close()
     run(body)
+
+
+def test_https_with_certificate_checks(tmp_path):
+    """TLS through the same path as https://fapi.binance.com: a certificate for 'localhost' from a test CA."""
+    pytest.importorskip("cryptography")
+    import datetime as dt
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now - dt.timedelta(minutes=1))
+            .not_valid_after(now + dt.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_pem, key_pem = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert_pem, key_pem)
+
+    async def body():
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            for _ in range(2):
+                await reader.readuntil(b"\r\n\r\n")
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+                await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(handle, "localhost", 0, ssl=server_ctx)
+        port = server.sockets[0].getsockname()[1]
+        trusting = ssl.create_default_context(cafile=str(cert_pem))
+        channel = OrderChannel(f"https://localhost:{port}", ssl_context=trusting)
+        assert [(await channel.request("GET", "/x", "", 5)).body for _ in range(2)] == [b"{}", b"{}"]
+        assert channel.connects == 1
+        await channel.close()
+        with pytest.raises(ssl.SSLError):  # the default trust store does not know the test CA
+            await OrderChannel(f"https://localhost:{port}").request("GET", "/x", "", 5)
+        server.close()
+    run(body)
