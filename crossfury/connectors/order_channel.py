@@ -66,6 +66,8 @@ class _Conn(asyncio.Protocol):
         self._buf += data
         w = self._waiter
         if w is None or w.done():
+            if len(self._buf) > _MAX_HEADER_BYTES:  # unasked-for bytes piling up: not a server to keep
+                self.close()
             return
         try:
             done = _parse(self._buf, self._head_only, eof=False)
@@ -104,7 +106,6 @@ class OrderChannel:
         host_header = self.host if default_port else f"{self.host}:{self.port}"
         self._fixed_headers = f"Host: {host_header}\r\nUser-Agent: {user_agent}\r\nAccept: application/json\r\n"
         self._idle: list[_Conn] = []
-        self._open = 0
         self._slots = asyncio.Semaphore(max_connections)
         self.connects = 0  # connections opened so far (one per request means keep-alive is not working)
 
