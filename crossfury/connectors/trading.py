@@ -136,13 +136,12 @@ class Trader:
         self.conn._rest.requests += 1
         resp = await self.http.request(method, f"{path}?{query}" if query else path, self._key_header,
                                        timeout_s or self.conn.config.order_timeout_s)
-        headers = resp.headers
-        used = headers.get("x-mbx-used-weight-1m")
+        used = resp.header("x-mbx-used-weight-1m")
         if used and used.isdigit():
             self.conn.limiter.observe_used(int(used))
         if order and self.limit_requests:  # order limiters that nothing consults need no correcting
             for limiter, header in self.order_limiters.values():
-                count = headers.get(header)
+                count = resp.header(header)
                 if count and count.isdigit():
                     limiter.observe_used(int(count))
         body = resp.body
@@ -155,7 +154,7 @@ class Trader:
             obj = parse_json(body)
         if isinstance(obj, dict):
             code, msg = obj.get("code"), str(obj.get("msg", msg))
-        retry = float(headers.get("retry-after", "1") or 1)
+        retry = float(resp.header("retry-after") or 1)
         if resp.status == 418:
             self.conn.limiter.ban(retry)
             raise RateLimitError(f"{method} {path}: HTTP 418, exchange code {code}: {msg}", code=code,
