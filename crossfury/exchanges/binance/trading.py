@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from crossfury.core.errors import DecodeError
 from crossfury.events import (
     Balance,
     Exchange,
@@ -140,8 +141,14 @@ _ORDER_REPLY = msgspec.json.Decoder(_OrderReply)
 
 
 def decode_order_reply(body: bytes) -> _OrderReply:
-    """Decode an order reply body straight into the fields ``parse_order`` reads (the order path's fast lane)."""
-    return _ORDER_REPLY.decode(body)
+    """Decode an order reply body straight into the fields ``parse_order`` reads (the order path's fast lane).
+
+    Raises DecodeError naming what did not fit (the order itself may exist: the caller can query it).
+    """
+    try:
+        return _ORDER_REPLY.decode(body)
+    except msgspec.DecodeError as exc:
+        raise DecodeError(f"order reply not understood ({exc}): {body[:200]!r}") from None
 
 
 def parse_order(obj: dict[str, Any] | _OrderReply, inst: Instrument, local_ts: int) -> OrderUpdate:

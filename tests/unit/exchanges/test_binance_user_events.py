@@ -46,3 +46,12 @@ def test_fast_lane_declines_what_it_cannot_read(text):
 
 def test_unknown_symbol_gives_no_messages():
     assert bt.decode_order_event(DOC_EVENT.replace("BTCUSDT", "NOPEUSDT").encode(), LOOKUP, 7) == []
+
+
+def test_an_order_reply_that_does_not_fit_is_a_clear_decode_error():
+    from crossfury.core.errors import DecodeError
+
+    with pytest.raises(DecodeError, match="order reply not understood"):
+        bt.decode_order_reply(b'{"orderId":"x","clientOrderId":"a","status":"NEW","side":"BUY"}')
+    reply = bt.decode_order_reply(b'{"orderId":7,"clientOrderId":"a","status":"NEW","side":"BUY","price":"1.5"}')
+    assert bt.parse_order(reply, INST, 1).px == 1.5
