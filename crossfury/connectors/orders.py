@@ -33,10 +33,9 @@ class OrderManager:
             if not cur.status.is_final:  # a different order under a reused id while ours is live: keep ours
                 self.stale += 1
                 return False
-        elif cur is not None:
-            if cur == update or self._older(update, cur):
-                self.stale += 1
-                return False
+        elif cur is not None and (cur == update or self._older(update, cur)):
+            self.stale += 1
+            return False
         self.orders[cid] = update
         if update.order_id:
             self._by_order_id[update.order_id] = cid

@@ -12,23 +12,26 @@ outcome is unknown (timeout, 5xx) is resolved by querying the order, never by se
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import itertools
 import json
 import logging
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
-from yarl import URL
 
+from crossfury.connectors.order_channel import OrderChannel
 from crossfury.connectors.orders import OrderManager
-from crossfury.core.errors import ConfigError, ExchangeError
+from crossfury.core.errors import ConfigError, DecodeError, ExchangeError
 from crossfury.core.secrets import Credentials
 from crossfury.decode import parse_json
 from crossfury.events import Channel, Fill, OrderType, OrderUpdate, Side, TimeInForce
 from crossfury.exchanges.binance import trading as bt
-from crossfury.exchanges.binance.signing import encode_params, hmac_signature, ws_api_signature
+from crossfury.exchanges.binance.signing import RequestSigner, encode_params, ws_api_payload
 from crossfury.wire import Backoff, RateLimitError, WeightLimiter, WsConnection
 
 if TYPE_CHECKING:
@@ -36,10 +39,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# The usual spellings of the order arguments, looked up without building enums each call.
+_ORDER_TYPES = {t.value: t for t in OrderType}
+_TIFS = {t.value: t for t in TimeInForce}
+_SIDES = {t.value: t for t in Side}
+_ACCOUNT_EVENTS = (b'{"e":"ACCOUNT_UPDATE"', b'{"e":"outboundAccountPosition"')
 _UNKNOWN_OUTCOME = (408, 500, 502, 503, 504)  # section 7: 5xx (and futures 408) leave the order status unknown
 _ORDER_NOT_FOUND = (-2013, -2011)
 
 
+@functools.lru_cache(maxsize=4096)  # a strategy sends the same few sizes and nearby prices again and again
 def _decimal_text(value: float, step: str) -> str:
     """Return ``value`` rounded to the grid of ``step`` as plain decimal text."""
     q = Decimal(step).normalize()
@@ -55,12 +64,15 @@ class Trader:
         self.conn = connector
         self.spec = spec
         self.credentials = credentials
+        self.signer = RequestSigner(credentials.api_secret)  # HMAC or Ed25519; a bad key fails here
         self.base_url = (spec.rest_url or connector.spec.rest_url).rstrip("/")
+        self.http = OrderChannel(self.base_url)
+        self._key_header = f"X-MBX-APIKEY: {credentials.api_key.reveal()}\r\n"
         self.ws_base = (spec.ws_url or connector.spec.ws_url).rstrip("/")
         self.orders = OrderManager()
         self.time_offset_ms = 0
         self.limit_requests = cfg.rate_limit_orders
-        self.order_limiters = {unit: (WeightLimiter(limit, window_s), f"X-MBX-ORDER-COUNT-{unit}")
+        self.order_limiters = {unit: (WeightLimiter(limit, window_s), f"x-mbx-order-count-{unit.lower()}")
                                for unit, window_s, limit in spec.order_limits}
         self._ids = itertools.count(1)
         self._id_stem = format(time.time_ns() // 1_000_000 % 36**7, "x")
@@ -75,6 +87,7 @@ class Trader:
         self.reconciliations = 0
         self.recovered_fills = 0
         self.unknown_outcomes = 0
+        self.bad_events = 0  # user events that could not be read (logged, then skipped)
         self._ws_req = itertools.count(1)
 
     # -- lifecycle ------------------------------------------------------------------------------------
@@ -100,6 +113,7 @@ class Trader:
                 await self._keyed("DELETE", self.spec.listen_key_path)
             except (TimeoutError, ExchangeError, aiohttp.ClientError, OSError):
                 pass
+        await self.http.close()
 
     async def sync_time(self) -> None:
         """Set ``time_offset_ms`` = server time - local time, from the market's time endpoint."""
@@ -111,64 +125,61 @@ class Trader:
 
     # -- signed REST ----------------------------------------------------------------------------------
 
-    def _headers(self) -> dict[str, str]:
-        return {"X-MBX-APIKEY": self.credentials.api_key.reveal()}
-
     async def _send(self, method: str, path: str, query: str, weight: int, order: bool,
-                    timeout_s: float | None) -> Any:
+                    timeout_s: float | None, decode: Callable[[bytes], Any] = parse_json) -> Any:
         if self.limit_requests:
             if weight:
                 await self.conn.limiter.acquire(weight)
             if order:
                 for limiter, _ in self.order_limiters.values():
                     await limiter.acquire(1)
-        session = await self.conn._rest._client()
-        url = URL(f"{self.base_url}{path}?{query}" if query else f"{self.base_url}{path}", encoded=True)
-        timeout = aiohttp.ClientTimeout(total=timeout_s or self.conn.config.order_timeout_s)
         self.conn._rest.requests += 1
-        async with session.request(method, url, headers=self._headers(), timeout=timeout) as resp:
-            body = await resp.read()
-            headers = resp.headers
-            used = headers.get("X-MBX-USED-WEIGHT-1M")
-            if used and used.isdigit():
-                self.conn.limiter.observe_used(int(used))
-            if order:
-                for limiter, header in self.order_limiters.values():
-                    count = headers.get(header)
-                    if count and count.isdigit():
-                        limiter.observe_used(int(count))
-            if resp.status < 300:
-                return parse_json(body) if body else None
-            self.conn._rest.errors += 1
-            code, msg = None, body[:200].decode("utf-8", "replace")
-            try:
-                obj = parse_json(body)
-                code, msg = obj.get("code"), str(obj.get("msg", msg))
-            except Exception:  # an HTML error page: keep its text
-                pass
-            retry = float(headers.get("Retry-After", "1") or 1)
-            if resp.status == 418:
-                self.conn.limiter.ban(retry)
-                raise RateLimitError(f"{method} {path}: HTTP 418, exchange code {code}: {msg}", code=code,
-                                     http_status=418)
-            if resp.status == 429:
-                self.conn.limiter.pause(retry)
-                raise RateLimitError(f"{method} {path}: HTTP 429, exchange code {code}: {msg}", code=code,
-                                     http_status=429)
-            raise ExchangeError(f"{method} {path}: HTTP {resp.status}, exchange code {code}: {msg}", code=code,
-                                http_status=resp.status)
+        resp = await self.http.request(method, f"{path}?{query}" if query else path, self._key_header,
+                                       timeout_s or self.conn.config.order_timeout_s)
+        used = resp.header("x-mbx-used-weight-1m")
+        if used and used.isdigit():
+            self.conn.limiter.observe_used(int(used))
+        if order and self.limit_requests:  # order limiters that nothing consults need no correcting
+            for limiter, header in self.order_limiters.values():
+                count = resp.header(header)
+                if count and count.isdigit():
+                    limiter.observe_used(int(count))
+        body = resp.body
+        if resp.status < 300:
+            return decode(body) if body else None
+        self.conn._rest.errors += 1
+        code, msg = None, body[:200].decode("utf-8", "replace")
+        obj = None
+        with contextlib.suppress(DecodeError):  # an HTML error page: keep its text
+            obj = parse_json(body)
+        if isinstance(obj, dict):
+            code, msg = obj.get("code"), str(obj.get("msg", msg))
+        retry = float(resp.header("retry-after") or 1)
+        if resp.status == 418:
+            self.conn.limiter.ban(retry)
+            raise RateLimitError(f"{method} {path}: HTTP 418, exchange code {code}: {msg}", code=code,
+                                 http_status=418)
+        if resp.status == 429:
+            self.conn.limiter.pause(retry)
+            raise RateLimitError(f"{method} {path}: HTTP 429, exchange code {code}: {msg}", code=code,
+                                 http_status=429)
+        raise ExchangeError(f"{method} {path}: HTTP {resp.status}, exchange code {code}: {msg}", code=code,
+                            http_status=resp.status)
 
     async def signed(self, method: str, path: str, params: dict[str, Any] | None = None, *, weight: int = 1,
-                     order: bool = False, timeout_s: float | None = None) -> Any:
-        """Send a signed request (TRADE / USER_DATA); a -1021 clock error resyncs the time and retries once."""
+                     order: bool = False, timeout_s: float | None = None,
+                     decode: Callable[[bytes], Any] = parse_json) -> Any:
+        """Send a signed request (TRADE / USER_DATA); a -1021 clock error resyncs the time and retries once.
+
+        ``decode`` reads a successful reply's body (order replies: ``bt.decode_order_reply``).
+        """
         for attempt in (0, 1):
             p = dict(params or {})
             p["recvWindow"] = self.conn.config.recv_window_ms
             p["timestamp"] = time.time_ns() // 1_000_000 + self.time_offset_ms
-            query = encode_params(p)
-            query = f"{query}&signature={hmac_signature(self.credentials.api_secret, query)}"
+            query = self.signer.signed_query(encode_params(p))
             try:
-                return await self._send(method, path, query, weight, order, timeout_s)
+                return await self._send(method, path, query, weight, order, timeout_s, decode)
             except ExchangeError as exc:
                 if exc.code == -1021 and attempt == 0:  # rejected, so nothing was placed: safe to resend
                     log.warning("%s: clock outside recvWindow (%s); resyncing server time", self.conn.name, exc)
@@ -197,7 +208,10 @@ class Trader:
     async def place_order(self, symbol: str, side: str, qty: float, *, px: float | None, order_type: str,
                           time_in_force: str, reduce_only: bool, client_order_id: str | None) -> OrderUpdate:
         inst = self.conn.instrument(symbol)
-        otype, tif, s = OrderType(order_type.lower()), TimeInForce(time_in_force.lower()), Side(side.lower())
+        try:
+            otype, tif, s = _ORDER_TYPES[order_type], _TIFS[time_in_force], _SIDES[side]
+        except KeyError:  # another spelling ("BUY", "Limit"): the enums say what is valid
+            otype, tif, s = OrderType(order_type.lower()), TimeInForce(time_in_force.lower()), Side(side.lower())
         if otype is OrderType.LIMIT and px is None:
             raise ConfigError(f"{self.conn.name}: a limit order needs px")
         if reduce_only and self.spec.api == "spot":
@@ -207,8 +221,9 @@ class Trader:
                                  _decimal_text(px, inst.tick_size) if px is not None else None, otype, tif,
                                  reduce_only, cid)
         try:
-            obj = await self.signed("POST", self.spec.order_path, params, weight=1, order=True)
-        except (TimeoutError, aiohttp.ClientConnectionError) as exc:
+            obj = await self.signed("POST", self.spec.order_path, params, weight=1, order=True,
+                                    decode=bt.decode_order_reply)
+        except (TimeoutError, OSError) as exc:  # no reply: the order may or may not exist
             return await self._resolve_unknown(inst, cid, exc)
         except ExchangeError as exc:
             if exc.http_status in _UNKNOWN_OUTCOME:
@@ -234,7 +249,8 @@ class Trader:
         """Fetch one order's state from REST (and apply it)."""
         inst = self.conn.instrument(symbol)
         obj = await self.signed("GET", self.spec.order_path,
-                                {"symbol": inst.native, "origClientOrderId": client_order_id}, weight=4)
+                                {"symbol": inst.native, "origClientOrderId": client_order_id}, weight=4,
+                                decode=bt.decode_order_reply)
         return self._accept(bt.parse_order(obj, inst, self.conn.config.clock_ns()))
 
     async def modify_order(self, symbol: str, client_order_id: str, px: float | None, qty: float | None) -> OrderUpdate:
@@ -245,13 +261,15 @@ class Trader:
         params = {"symbol": inst.native, "origClientOrderId": client_order_id, "side": cur.side.value.upper(),
                   "quantity": _decimal_text(qty if qty is not None else cur.qty, inst.lot_size),
                   "price": _decimal_text(px if px is not None else cur.px, inst.tick_size)}
-        obj = await self.signed("PUT", self.spec.order_path, params, weight=1, order=True)
+        obj = await self.signed("PUT", self.spec.order_path, params, weight=1, order=True,
+                                decode=bt.decode_order_reply)
         return self._accept(bt.parse_order(obj, inst, self.conn.config.clock_ns()))
 
     async def cancel_order(self, symbol: str, client_order_id: str) -> OrderUpdate:
         inst = self.conn.instrument(symbol)
         obj = await self.signed("DELETE", self.spec.order_path,
-                                {"symbol": inst.native, "origClientOrderId": client_order_id}, weight=1)
+                                {"symbol": inst.native, "origClientOrderId": client_order_id}, weight=1,
+                                decode=bt.decode_order_reply)
         return self._accept(bt.parse_order(obj, inst, self.conn.config.clock_ns()))
 
     async def cancel_all(self, symbol: str) -> list[OrderUpdate]:
@@ -327,7 +345,7 @@ class Trader:
                     log.info("%s: user stream down; reconnecting and reconciling", self.conn.name)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # a failed connect or key request: retry with backoff, never give up
+            except Exception as exc:  # noqa: BLE001 -- a failed connect or key request: retry with backoff, never give up
                 delay = backoff.next_delay()
                 log.warning("%s: user stream failed (%s); retrying in %.2f s", self.conn.name, exc, delay)
                 await asyncio.sleep(delay)
@@ -349,7 +367,7 @@ class Trader:
         self._ws = ws
         params = {"apiKey": self.credentials.api_key.reveal(),
                   "timestamp": time.time_ns() // 1_000_000 + self.time_offset_ms}
-        params["signature"] = ws_api_signature(self.credentials.api_secret, params)
+        params["signature"] = self.signer.sign(ws_api_payload(params))
         ws.send_text(json.dumps({"id": f"sub{next(self._ws_req)}", "method": "userDataStream.subscribe.signature",
                                  "params": params}))
         reply = await asyncio.wait_for(self._ws_reply, self.conn.config.control_timeout_s)
@@ -371,6 +389,23 @@ class Trader:
                 log.warning("%s: listenKey keepalive failed (%s)", self.conn.name, exc)
 
     def _on_message(self, payload: bytes, local_ts: int) -> None:
+        fast = bt.decode_order_event(payload, self.conn._by_name.get, local_ts)
+        if fast is not None:  # a futures order event, read without building a dict
+            for msg in fast:
+                self._deliver(msg)
+            return
+        if payload.startswith(_ACCOUNT_EVENTS) and not (self.conn._targets[Channel.BALANCES]
+                                                        or self.conn._targets[Channel.POSITIONS]):
+            return  # balances and positions nobody listens to: not worth parsing on the order path
+        try:
+            self._on_event(payload, local_ts)
+        except (ValueError, KeyError, TypeError) as exc:  # DecodeError and msgspec's errors are ValueErrors
+            self.bad_events += 1
+            if self.bad_events <= 3 or self.bad_events % 1000 == 0:
+                log.warning("%s: user event skipped (%d so far): %s: %s", self.conn.name, self.bad_events,
+                            type(exc).__name__, exc)
+
+    def _on_event(self, payload: bytes, local_ts: int) -> None:
         obj = parse_json(payload)
         if not isinstance(obj, dict):
             return
@@ -422,6 +457,7 @@ class Trader:
         """Return the trading counters."""
         return {"stream_connects": self.stream_connects, "reconciliations": self.reconciliations,
                 "recovered_fills": self.recovered_fills, "unknown_outcomes": self.unknown_outcomes,
+                "bad_events": self.bad_events,
                 "stale_updates": self.orders.stale, "duplicate_fills": self.orders.duplicates,
                 "open_orders": len(self.orders.open_orders()),
                 "order_limiters": {u: lim.stats() for u, (lim, _) in self.order_limiters.items()}}

@@ -44,7 +44,15 @@ from typing import Any, Self
 from aiohttp import WSMsgType, web
 
 from crossfury.core.errors import ConfigError
-from crossfury.sim.faults import FAULTS, REST_ERROR_BODIES, FaultState, ScheduledFault, parse_fault
+from crossfury.sim.faults import (
+    FAULT_EXAMPLES,
+    FAULTS,
+    REST_ERROR_BODIES,
+    TRADING_FAULTS,
+    FaultState,
+    ScheduledFault,
+    parse_fault,
+)
 from crossfury.sim.hub import Connection, StreamHub
 from crossfury.sim.market import Market, SyntheticFeed, Trade, default_specs
 from crossfury.sim.replay import ReplayFeed, scan_recordings
@@ -108,6 +116,9 @@ class BinanceSim:
         Start with generation paused (connect and subscribe, then ``resume()``).
     faults:
         Scheduled faults, ``ScheduledFault`` or text ``name@seconds[:key=value,...]``.
+    api_key, api_secret, api_public_key, balances:
+        The simulated account: its API key, its HMAC secret or (when ``api_public_key``, a PEM Ed25519 public
+        key, is given) the registered Ed25519 key that signatures are checked against; starting balances.
     """
 
     def __init__(self, market: str = "usdm", *, symbols: Sequence[str] | None = None, seed: int = 1,
@@ -118,7 +129,8 @@ class BinanceSim:
                  weight_limit: int | None = None, weight_window_s: float = 60.0, ban_s: float = 120.0,
                  faults: Iterable[ScheduledFault | str] = (), trade_prob: float = 0.25,
                  close_timeout_s: float = 2.0, api_key: str = DEFAULT_API_KEY,
-                 api_secret: str = DEFAULT_API_SECRET, balances: dict[str, str] | None = None):
+                 api_secret: str = DEFAULT_API_SECRET, balances: dict[str, str] | None = None,
+                 api_public_key: str | None = None):
         if market not in _REST_PREFIX:
             raise ConfigError(f"sim market {market!r} is not one of {', '.join(_REST_PREFIX)}")
         futures = market != "spot"
@@ -176,7 +188,7 @@ class BinanceSim:
         self.app = web.Application()
         self.user_ws: Callable[[web.Request], Awaitable[web.StreamResponse | None]] | None = None
         self._add_routes()
-        self.trading = SimTrading(self, api_key, api_secret, balances=balances)
+        self.trading = SimTrading(self, api_key, api_secret, balances=balances, api_public_key=api_public_key)
 
     # -- lifecycle
 
@@ -461,6 +473,9 @@ class BinanceSim:
         """Apply a fault by name (the ``/_sim/fault`` route and scheduled faults use this)."""
         if fault not in FAULTS:
             raise ConfigError(f"unknown fault {fault!r}; expected one of {', '.join(FAULTS)}")
+        if fault in TRADING_FAULTS:  # the simulated account's faults live on its trading side
+            self.faults.applied[fault] += 1
+            return getattr(self.trading, fault)(**kwargs)
         return getattr(self, fault)(**kwargs)
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
@@ -837,7 +852,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--events-per-s", default="50",
                         help="synthetic depth events per second per symbol, or 'flood' (default 50)")
     parser.add_argument("--fault", action="append", default=[], metavar="NAME@SECONDS[:k=v,...]",
-                        help=f"schedule a fault, e.g. drop_depth@5 or disconnect@10 ({', '.join(FAULTS)})")
+                        help="schedule a fault SECONDS after start (repeatable). Market: "
+                             f"{', '.join(FAULT_EXAMPLES[:7])}. Trading (the simulated account): "
+                             f"{', '.join(FAULT_EXAMPLES[7:])}")
     parser.add_argument("--ping-interval-s", type=float, help="server ping interval (default 20 spot, 180 futures)")
     parser.add_argument("--pong-timeout-s", type=float, help="drop a client silent this long after a ping")
     parser.add_argument("--max-connection-age-s", type=float, default=86_400.0,
@@ -847,6 +864,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"API key of the simulated, funded account (default {DEFAULT_API_KEY})")
     parser.add_argument("--api-secret", default=DEFAULT_API_SECRET,
                         help=f"API secret of the simulated account (default {DEFAULT_API_SECRET})")
+    parser.add_argument("--api-public-key", metavar="PEM_FILE",
+                        help="an Ed25519 public key (PEM file): the account's key is then Ed25519 and signatures "
+                             "are checked against it instead of the HMAC secret")
 
 
 def _events_per_s(text: str) -> float | None:
@@ -866,7 +886,17 @@ def build_sim(args: argparse.Namespace) -> BinanceSim:
                       speed=args.speed, faults=args.fault, ping_interval_s=args.ping_interval_s,
                       pong_timeout_s=args.pong_timeout_s, max_connection_age_s=args.max_connection_age_s,
                       weight_limit=args.weight_limit, api_key=getattr(args, "api_key", DEFAULT_API_KEY),
-                      api_secret=getattr(args, "api_secret", DEFAULT_API_SECRET))
+                      api_secret=getattr(args, "api_secret", DEFAULT_API_SECRET),
+                      api_public_key=_read_key(getattr(args, "api_public_key", None)))
+
+
+def _read_key(path: str | None) -> str | None:
+    if not path:
+        return None
+    try:
+        return Path(path).read_text()
+    except OSError as exc:
+        raise ConfigError(f"--api-public-key {path}: {exc.strerror or exc}") from None
 
 
 async def _serve(args: argparse.Namespace) -> None:

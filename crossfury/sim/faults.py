@@ -13,7 +13,17 @@ from typing import Any
 
 from crossfury.core.errors import ConfigError
 
-FAULTS = ("drop_depth", "disconnect", "silence", "delay", "malformed", "rest_error", "stale_snapshot")
+MARKET_FAULTS = ("drop_depth", "disconnect", "silence", "delay", "malformed", "rest_error", "stale_snapshot")
+#: Faults of the simulated account (``SimTrading``): lost user events, slow or hung order replies, stream loss.
+TRADING_FAULTS = ("drop_user_events", "delay_acks", "timeout_after_accept", "expire_listen_key",
+                  "disconnect_user_streams")
+FAULTS = MARKET_FAULTS + TRADING_FAULTS
+#: One example per fault for help texts: NAME@SECONDS[:key=value,...].
+FAULT_EXAMPLES = ("drop_depth@5:symbol=BTCUSDT,count=1", "disconnect@10:graceful=false", "silence@5:duration_s=3",
+                  "delay@5:delay_s=0.5,duration_s=10", "malformed@5:count=1", "rest_error@5:status=429,count=1",
+                  "stale_snapshot@0:count=1", "drop_user_events@5:count=3", "delay_acks@5:delay_s=2,count=1",
+                  "timeout_after_accept@5:count=1,hang_s=60", "expire_listen_key@60:scope=usdm",
+                  "disconnect_user_streams@30")
 
 # binance.md section 7: the error bodies the exchange sends with these statuses.
 REST_ERROR_BODIES = {

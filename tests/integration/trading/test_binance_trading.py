@@ -3,18 +3,19 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Self
 
 import pytest
 
 from crossfury.connectors import create_connector
 from crossfury.core.errors import ConfigError, ExchangeError
 from crossfury.events import Channel, Fill, OrderStatus, OrderUpdate, TimeInForce
-from crossfury.sim import BinanceSim
+from crossfury.sim import BinanceSim, add_arguments, build_sim
 
 KEY, SECRET = "test-key-Zq81", "test-secret-Xv93kd"
 MARKETS = {"usdm": ("binance-usdm", "BTC-USDT-PERP", 0.01), "coinm": ("binance-coinm", "BTC-USD-PERP", 1),
@@ -36,16 +37,28 @@ async def until(predicate: Callable[[], bool], timeout_s: float = 10.0, what: st
 class Session:
     """A sim plus a trading connector on it, collecting every private message."""
 
-    def __init__(self, market: str, **config: Any):
+    def __init__(self, market: str, secret: str = SECRET, sim_config: dict[str, Any] | None = None,
+                 sim_cli: list[str] | None = None, **config: Any):
         self.market = market
+        self.secret = secret
+        self.sim_config = sim_config or {}
+        self.sim_cli = sim_cli  # build the sim from these 'crossfury sim' options instead
         self.exchange, self.symbol, self.qty = MARKETS[market]
         self.sim_kind = "usdm" if market == "papi" else market
         self.config = config
         self.messages: list[Any] = []
 
-    async def __aenter__(self) -> Session:
-        self.sim = await BinanceSim(self.sim_kind, events_per_s=50, api_key=KEY, api_secret=SECRET).start()
-        self.conn = create_connector(self.exchange, endpoint=self.sim.rest_url, api_key=KEY, api_secret=SECRET,
+    async def __aenter__(self) -> Self:
+        if self.sim_cli is not None:
+            parser = argparse.ArgumentParser()
+            add_arguments(parser)
+            self.sim = build_sim(parser.parse_args(["--exchange", f"binance-{self.sim_kind}", "--api-key", KEY,
+                                                    "--api-secret", SECRET, *self.sim_cli]))
+            await self.sim.start()
+        else:
+            self.sim = await BinanceSim(self.sim_kind, events_per_s=50, api_key=KEY, api_secret=SECRET,
+                                        **self.sim_config).start()
+        self.conn = create_connector(self.exchange, endpoint=self.sim.rest_url, api_key=KEY, api_secret=self.secret,
                                      **self.config)
         self.conn.add_callback(self.messages.append, [Channel.ORDERS, Channel.FILLS, Channel.BALANCES,
                                                       Channel.POSITIONS])
@@ -165,29 +178,37 @@ def test_trading_partial_fill_then_rest():
     run(body)
 
 
-def test_trading_dropped_user_event_recovered_by_reconciliation():
+@pytest.mark.parametrize("market", ["usdm", "coinm", "spot"])
+def test_trading_dropped_user_event_recovered_by_reconciliation(market):
     async def body():
-        async with Session("usdm") as s:
-            s.sim.trading.drop_user_events(3)  # NEW, TRADE and ACCOUNT_UPDATE of the next order
-            placed = await s.conn.place_order(s.symbol, "buy", 0.01, order_type="market", client_order_id="dr-1")
+        # The fault comes from the command line: dropped from the first events anyone listens to.
+        async with Session(market, sim_cli=["--events-per-s", "50", "--fault", "drop_user_events@0:count=3"]) as s:
+            await until(lambda: s.sim.counters["faults"].get("drop_user_events"), what="the scheduled fault")
+            await s.sim.pause()
+            st = s.sim.market.symbols[s.native]
+            qty = min(s.qty, st.asks[st.best_ask()] / 10 ** st.spec.qty_decimals)  # one level: one TRADE event
+            # the next order's NEW, TRADE and account events are lost
+            placed = await s.conn.place_order(s.symbol, "buy", qty, order_type="market", client_order_id="dr-1")
             assert placed.status is OrderStatus.FILLED
             await asyncio.sleep(0.2)
             assert s.fills("dr-1") == []  # the stream lost them
             s.sim.trading.disconnect_user_streams()
+            assert s.sim.trading.counters["events_dropped"] == 3
             await until(lambda: s.conn.trader.reconciliations >= 1 and s.fills("dr-1"), what="reconciliation")
-            assert sum(f.qty for f in s.fills("dr-1")) == pytest.approx(0.01)
+            assert sum(f.qty for f in s.fills("dr-1")) == pytest.approx(qty)
             await s.conn.reconcile()  # a second pass adds nothing: fills are counted once
-            assert sum(f.qty for f in s.fills("dr-1")) == pytest.approx(0.01)
+            assert sum(f.qty for f in s.fills("dr-1")) == pytest.approx(qty)
             assert s.conn.trader.recovered_fills == len(s.fills("dr-1"))
     run(body)
 
 
-def test_trading_timeout_after_accept_does_not_duplicate():
+@pytest.mark.parametrize("market", ["usdm", "coinm", "spot"])
+def test_trading_timeout_after_accept_does_not_duplicate(market):
     async def body():
-        async with Session("usdm", order_timeout_s=0.5) as s:
-            s.sim.trading.timeout_after_accept(count=1, hang_s=5.0)
+        async with Session(market, order_timeout_s=0.5) as s:
+            s.sim.inject("timeout_after_accept", count=1, hang_s=5.0)  # as POST /_sim/fault does
             bid, _ = s.best()
-            result = await s.conn.place_order(s.symbol, "buy", 0.01, px=round(bid * 0.9, 1), client_order_id="to-1")
+            result = await s.conn.place_order(s.symbol, "buy", s.qty, px=round(bid * 0.9, 1), client_order_id="to-1")
             assert result.status is OrderStatus.NEW and result.client_order_id == "to-1"
             assert s.conn.trader.unknown_outcomes == 1
             assert s.sim.trading.counters["orders"] == 1
@@ -258,3 +279,82 @@ def test_trading_without_credentials_says_what_is_missing():
         finally:
             await sim.stop()
     run(body)
+
+
+def _ed25519_pair() -> tuple[str, str]:
+    from cryptography.hazmat.primitives import serialization as ser
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    return (key.private_bytes(ser.Encoding.PEM, ser.PrivateFormat.PKCS8, ser.NoEncryption()).decode(),
+            key.public_key().public_bytes(ser.Encoding.PEM, ser.PublicFormat.SubjectPublicKeyInfo).decode())
+
+
+@pytest.mark.parametrize("market", ["usdm", "spot"])
+def test_trading_ed25519_key_end_to_end(market):
+    """An Ed25519 account: REST orders and the user stream (spot: the WS-API subscription) signed with it."""
+    pytest.importorskip("cryptography")
+    private_pem, public_pem = _ed25519_pair()
+
+    async def body():
+        async with Session(market, secret=private_pem, sim_config={"api_public_key": public_pem}) as s:
+            assert s.conn.trader.signer.kind == "ed25519"
+            placed = await s.conn.place_order(s.symbol, "buy", s.qty, order_type="market", client_order_id="ed-1")
+            assert placed.status is OrderStatus.FILLED
+            await until(lambda: sum(f.qty for f in s.fills("ed-1")) >= s.qty, what="fills on the user stream")
+            assert s.sim.trading.counters["auth_errors"] == 0
+            other_private, _ = _ed25519_pair()  # a valid Ed25519 key, but not the registered one
+            for secret in (other_private, SECRET):
+                conn = create_connector(s.exchange, endpoint=s.sim.rest_url, api_key=KEY, api_secret=secret,
+                                        user_stream=False)
+                await conn.connect()
+                try:
+                    with pytest.raises(ExchangeError) as err:
+                        await conn.balances()
+                    assert err.value.code == -1022
+                finally:
+                    await conn.close()
+    run(body)
+
+
+def test_trading_bad_ed25519_key_fails_at_connect_with_a_clear_error():
+    async def body():
+        sim = await BinanceSim("usdm", api_key=KEY, api_secret=SECRET).start()
+        try:
+            bad = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
+            conn = create_connector("binance-usdm", endpoint=sim.rest_url, api_key=KEY, api_secret=bad)
+            with pytest.raises(ConfigError, match="PEM") as err:
+                await conn.connect()
+            assert "AAAA" not in str(err.value)
+            await conn.close()
+        finally:
+            await sim.stop()
+    run(body)
+
+
+@pytest.mark.parametrize("market", ["usdm", "spot"])
+def test_trading_resting_order_filled_by_market_flow_as_maker(market):
+    """A post-only bid inside the spread is hit by the synthetic market's sellers; the maker fill arrives on
+    the user stream and agrees with the REST order and trade views."""
+    async def body():
+        async with Session(market) as s:
+            st = s.sim.market.symbols[s.native]
+            tick = st.spec.tick_units
+            bid_units = st.best_bid() + tick if st.best_ask() - st.best_bid() > tick else st.best_bid()
+            px = bid_units / 10 ** st.spec.price_decimals
+            placed = await s.conn.place_order(s.symbol, "buy", s.qty, px=px, time_in_force="post_only",
+                                              client_order_id="mkr-1")
+            assert placed.status is OrderStatus.NEW and placed.filled_qty == 0
+            await until(lambda: s.fills("mkr-1"), timeout_s=20, what="a maker fill from the market's flow")
+            fills = s.fills("mkr-1")
+            assert all(f.is_maker and f.px == pytest.approx(px) for f in fills)
+            await until(lambda: s.conn.order("mkr-1").filled_qty == pytest.approx(sum(f.qty for f in s.fills("mkr-1"))),
+                        what="the order update of the fill")
+            rest_order = await s.conn.trader.query_order(s.symbol, "mkr-1")
+            rest_fills = [f for f in await s.conn.trader.trades(s.symbol) if f.client_order_id == "mkr-1"]
+            stream_fills = s.fills("mkr-1")
+            assert sorted(f.trade_id for f in rest_fills) == sorted(f.trade_id for f in stream_fills)
+            assert all(f.is_maker for f in rest_fills)
+            assert rest_order.filled_qty == pytest.approx(sum(f.qty for f in stream_fills))
+            assert s.conn.order("mkr-1").status is rest_order.status
+    run(body, timeout_s=40)

@@ -48,3 +48,17 @@ def test_rest_errors_and_stale_snapshots_are_used_once_each():
     assert dict(faults.applied) == {"rest_error": 2, "stale_snapshot": 1}
     with pytest.raises(ConfigError):
         faults.add_rest_error(500, 1, 1, None)
+
+
+def test_every_fault_has_a_help_example_that_fits_its_method():
+    import inspect
+
+    from crossfury.sim.binance import BinanceSim
+    from crossfury.sim.faults import FAULT_EXAMPLES, FAULTS, TRADING_FAULTS
+    from crossfury.sim.trading import SimTrading
+
+    parsed = [parse_fault(text) for text in FAULT_EXAMPLES]
+    assert sorted(f.name for f in parsed) == sorted(FAULTS)
+    for fault in parsed:
+        method = getattr(SimTrading if fault.name in TRADING_FAULTS else BinanceSim, fault.name)
+        inspect.signature(method).bind(None, **fault.kwargs)  # raises TypeError on a wrong or missing argument
