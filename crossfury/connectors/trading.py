@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from crossfury.connectors.order_channel import OrderChannel
+from crossfury.wire.order_channel import OrderChannel
 from crossfury.connectors.orders import OrderManager
 from crossfury.core.errors import ConfigError, DecodeError, ExchangeError
 from crossfury.core.secrets import Credentials

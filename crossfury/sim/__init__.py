@@ -11,7 +11,20 @@ async with BinanceSim("usdm", events_per_s=200) as sim:
 ```
 """
 
-from crossfury.sim.binance import BinanceSim, add_arguments, build_sim, main, run
+from crossfury.sim.cli import add_arguments, build_sim, main, run
 from crossfury.sim.faults import FAULTS, ScheduledFault, parse_fault
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from crossfury.sim.binance import BinanceSim
+
+
+def __getattr__(name: str):
+    # The servers (and aiohttp) load on first use, so 'crossfury convert' and friends do not pay for them.
+    if name == "BinanceSim":
+        from crossfury.sim.binance import BinanceSim
+
+        return BinanceSim
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["FAULTS", "BinanceSim", "ScheduledFault", "add_arguments", "build_sim", "main", "parse_fault", "run"]

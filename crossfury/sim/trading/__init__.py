@@ -35,10 +35,9 @@ from collections import deque
 from decimal import Decimal
 from typing import Any
 
+from crossfury.sim.account import DEFAULT_API_KEY, DEFAULT_API_SECRET
 from crossfury.sim.trading.common import (
     _ZERO,
-    DEFAULT_API_KEY,
-    DEFAULT_API_SECRET,
     DEFAULT_BALANCES,
     ApiError,
     SimFill,

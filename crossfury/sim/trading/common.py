@@ -11,8 +11,6 @@ from typing import Any
 
 from crossfury.core.errors import ConfigError
 
-DEFAULT_API_KEY = "crossfury-sim-key"
-DEFAULT_API_SECRET = "crossfury-sim-secret"
 #: The funded starting balances of the simulated account, per market.
 DEFAULT_BALANCES = {"spot": {"USDT": "100000", "BTC": "10", "ETH": "100", "SOL": "1000", "BNB": "100"},
                     "usdm": {"USDT": "100000", "USDC": "100000"},

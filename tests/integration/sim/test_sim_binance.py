@@ -434,7 +434,7 @@ def test_cli_main_serves_until_terminated():
     import subprocess
     import sys
 
-    with subprocess.Popen([sys.executable, "-m", "crossfury.sim.binance", "--exchange", "binance-spot",
+    with subprocess.Popen([sys.executable, "-m", "crossfury.sim.cli", "--exchange", "binance-spot",
                            "--symbols", "ETHUSDT"], stdout=subprocess.PIPE, text=True) as proc:
         try:
             first = proc.stdout.readline()

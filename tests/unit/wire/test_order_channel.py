@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from crossfury.connectors.order_channel import OrderChannel
+from crossfury.wire.order_channel import OrderChannel
 
 
 async def _serve(replies: list[bytes], seen: list[bytes], close_after: bool = False):

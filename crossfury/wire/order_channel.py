@@ -4,8 +4,8 @@
 Why not aiohttp here: a signed order is one small request and one small JSON reply on a hot path, and
 aiohttp's per-request machinery (request and response objects, URL and header types, timers) cost about
 170 µs of client CPU per request on loopback; this client, an ``asyncio.Protocol`` that parses the reply as
-its bytes arrive, with one timer per request and headers found only when asked for, about a quarter of it. benchmarks/bench_orders.py measures the whole
-round trip. Market-data REST keeps using aiohttp (``crossfury.wire.RestClient``).
+its bytes arrive, with one timer per request and headers found only when asked for, about a quarter of
+it. benchmarks/bench_orders.py measures the whole round trip. Market-data REST keeps using aiohttp (``crossfury.wire.RestClient``).
 
 What it handles: ``http`` and ``https`` (TLS with the default certificate checks), Content-Length and chunked
 replies, ``Connection: close``, a connection the server closed while idle (dropped before reuse), and a
