@@ -764,6 +764,65 @@ static int lookup(scan_t *S, cf_span key) {
     return -1;
 }
 
+/* The key the layout expects next (messages list their keys in one order), read whole when the message
+ * has it at S->i as "<name>": with no whitespace: 1 with *field set and S->i just past the colon, as the
+ * general path would leave it (scan_string, then lookup, which tries that same layout key first). 0 and
+ * nothing consumed for anything else: another key, an escape, whitespace, a name of 8 bytes or more. */
+static inline int expected_key(scan_t *S, int *field) {
+#ifdef CF_DECODE_FAST
+    const cf_layout *layout = S->layout;
+    const char *s = S->s + S->i;
+    if (S->next_key >= layout->n_keys || S->n - S->i < 10 || s[0] != '"') return 0;
+    uint64_t w;
+    memcpy(&w, s + 1, 8);
+    uint64_t stops = swar_string_stops(w);
+    if (!stops) return 0;
+    uint32_t len = (uint32_t)__builtin_ctzll(stops) >> 3; /* bytes before it are plain, so no escapes */
+    if (len == 0 || s[1 + len] != '"' || s[2 + len] != ':') return 0;
+    const cf_layout_key *expected = &layout->keys[S->next_key];
+    cf_span key = {s + 1, len};
+    if (expected->name[0] != s[1] || !key_is(key, expected->name)) return 0;
+    *field = (int)expected->field;
+    S->next_key++;
+    S->i += len + 3;
+    return 1;
+#else
+    (void)S;
+    (void)field;
+    return 0;
+#endif
+}
+
+static cf_status scan_object(scan_t *S, int depth);
+
+/* One member at S->i by the general rules: any key, escaped or not, whitespace anywhere. A layout key
+ * sets *field and leaves S->i at its value for read_field; any other member is read whole (*field = -1). */
+static cf_status scan_member(scan_t *S, int depth, int *field) {
+    const cf_layout *layout = S->layout;
+    cf_span key;
+    int esc, known = 1;
+    char unescaped[64];
+    cf_status st;
+    *field = -1;
+    skip_ws(S);
+    if (peek(S) != '"') return CF_EBADMSG;
+    if ((st = scan_string(S, &key, &esc)) != CF_OK) return st;
+    if (CF_UNLIKELY(esc)) known = unescape_key(key, unescaped, sizeof unescaped, &key);
+    skip_ws(S);
+    if (peek(S) != ':') return CF_EBADMSG;
+    S->i++;
+    skip_ws(S);
+    if (!known) return skip_value(S, depth);
+    if ((*field = lookup(S, key)) >= 0) return CF_OK;
+    if (layout->envelope && peek(S) == '{' && key_is(key, layout->envelope)) {
+        S->i++;
+        return scan_object(S, depth);
+    }
+    if (layout->stream && peek(S) == '"' && key_is(key, layout->stream))
+        return scan_string(S, &S->rec->stream, &esc);
+    return skip_value(S, depth);
+}
+
 /* The members of an object (S->i just past '{'), reading the layout's fields and entering the envelope. */
 static cf_status scan_object(scan_t *S, int depth) {
     if (depth > MAX_DEPTH) return CF_EDEPTH;
@@ -772,31 +831,12 @@ static cf_status scan_object(scan_t *S, int depth) {
         S->i++;
         return CF_OK;
     }
-    const cf_layout *layout = S->layout;
     for (;;) {
-        cf_span key;
-        int esc, known = 1;
-        char unescaped[64];
-        cf_status st;
-        skip_ws(S);
-        if (peek(S) != '"') return CF_EBADMSG;
-        if ((st = scan_string(S, &key, &esc)) != CF_OK) return st;
-        if (CF_UNLIKELY(esc)) known = unescape_key(key, unescaped, sizeof unescaped, &key);
-        skip_ws(S);
-        if (peek(S) != ':') return CF_EBADMSG;
-        S->i++;
-        skip_ws(S);
-        int field = known ? lookup(S, key) : -1;
-        if (field >= 0) {
-            st = read_field(S, (cf_field)field, depth + 1);
-        } else if (known && layout->envelope && peek(S) == '{' && key_is(key, layout->envelope)) {
-            S->i++;
-            st = scan_object(S, depth + 1);
-        } else if (known && layout->stream && peek(S) == '"' && key_is(key, layout->stream)) {
-            st = scan_string(S, &S->rec->stream, &esc);
-        } else {
-            st = skip_value(S, depth + 1);
-        }
+        cf_status st = CF_OK;
+        int field;
+        if (CF_LIKELY(expected_key(S, &field))) skip_ws(S);
+        else st = scan_member(S, depth + 1, &field);
+        if (st == CF_OK && field >= 0) st = read_field(S, (cf_field)field, depth + 1);
         if (st != CF_OK) return st;
         skip_ws(S);
         int c = peek(S);
