@@ -491,7 +491,8 @@ static inline uint64_t window_digits(const char *p, uint32_t nonzero_digits, uin
 }
 
 /* The values of two eight-byte groups of right-aligned ASCII digits (as window_digits leaves them), both in
- * one pass of SSE2 multiply-adds: digit pairs, then quads, then octets. */
+ * one pass of SSE2 multiply-adds: digit pairs, then quads, then octets. Every step fits its lanes: quads
+ * are at most 9,999 (16 bits, and 10,000 is a 16-bit factor), octets at most 99,999,999 (32 bits). */
 static inline void digits8_pair(uint64_t a, uint64_t b, int64_t *a_value, int64_t *b_value) {
     __m128i v = _mm_and_si128(_mm_set_epi64x((long long)b, (long long)a), _mm_set1_epi8(0x0F));
     const __m128i zero = _mm_setzero_si128();
@@ -508,7 +509,8 @@ static inline void digits8_pair(uint64_t a, uint64_t b, int64_t *a_value, int64_
  * of vector compares classifies both values, and one test checks both against the general reader's rules
  * for the decimals it takes here: [0-9]+(.[0-9]+)? with 8 digits at most. Bit masks rather than positions
  * wherever possible: a variable shift costs a register on x86-64. Real USD-M depth, decode only: 1.14 ->
- * 0.96 us per message with a check per value, -> 0.87 us with this single check. */
+ * 0.96 us per message with a check per value, -> 0.87 us with this single check; 279 -> 260 instructions
+ * per level (callgrind) with digits8_pair and the mask form of the check. */
 static inline int window_level(const char *s, size_t i, cf_text_level *lv, size_t *next) {
     const char *p = s + i;
     if (p[0] != '[') return 0;
