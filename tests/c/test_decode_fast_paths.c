@@ -155,11 +155,21 @@ static void build(void) {
     put_key("e");
     put(":");
     put_string_value("depthUpdate");
-    static const char *INT_KEYS[] = {"E", "T", "U", "u", "pu"};
+    /* Usually in the layout's order (the expected-key fast path), sometimes swapped, a look-alike ("p",
+     * "pux"), a key of 8+ bytes or a duplicate, so that the general key path takes over. */
+    const char *int_keys[] = {"E", "T", "U", "u", "pu"};
+    static const char *ODD_KEYS[] = {"p", "pux", "u", "E", "Ex", "EEEEEEEE", "uuuuuuuuuuu"};
+    if (one_in(8)) {
+        size_t a = below(5), b = below(5);
+        const char *t = int_keys[a];
+        int_keys[a] = int_keys[b];
+        int_keys[b] = t;
+    }
+    if (one_in(10)) int_keys[below(5)] = ODD_KEYS[below(7)];
     for (int k = 0; k < 5; k++) {
         put(",");
         maybe_ws();
-        put_key(INT_KEYS[k]);
+        put_key(int_keys[k]);
         put(":");
         maybe_ws();
         if (one_in(25)) {
