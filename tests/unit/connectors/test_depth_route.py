@@ -105,6 +105,30 @@ def test_native_and_python_paths_deliver_equal_messages():
     assert native.route.frames == 2 and python.route.frames == 0
 
 
+def _respell(payload: bytes, how: str) -> bytes:
+    head, _, data = payload[:-1].partition(b',"data":')
+    if how == "member after data":
+        return head + b',"data":' + data + b',"x":{"y":[1]}}'
+    if how == "spaces":
+        return head + b', "data": ' + data + b' }\n'
+    return b'{"data":' + data + b',' + head[1:] + b"}"  # stream after data: the router leaves it to Python
+
+
+@pytest.mark.parametrize("how", ["member after data", "spaces", "stream last"])
+def test_other_spellings_of_the_envelope_deliver_what_the_compact_one_does(how):
+    compact, other = Harness(), Harness()
+
+    for payload in (BRIDGE, NEXT):
+        compact.frame(payload)
+        other.frame(_respell(payload, how))
+    for payload, local_ts in other.python_path:
+        other.route(payload, local_ts)
+
+    assert other.delivered == compact.delivered and len(compact.delivered) == 2
+    assert other.malformed == [] and other.statuses == []
+    assert other.route.frames == (0 if how == "stream last" else 2)
+
+
 @pytest.mark.parametrize("payload, why", [
     (BRIDGE[BRIDGE.index(b'"data":') + 7:-1], "no combined-stream envelope"),
     (depth(95, 105, 94, [], [], stream="ethusdt@depth@100ms"), "a stream with no route"),
