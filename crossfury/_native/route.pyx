@@ -7,7 +7,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes
 from cpython.dict cimport PyDict_GetItem
 from cpython.list cimport PyList_GET_SIZE
 from cpython.ref cimport Py_INCREF, PyObject
-from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
+from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_New, PyTuple_SET_ITEM
 from libc.stdint cimport int64_t
 from libc.string cimport memchr, memcmp, memcpy
 
@@ -142,8 +142,23 @@ cdef class _TopSide:
                 and memcmp(&qs, &self.qty_scale, sizeof(cf_scale)) == 0):
             return self.value
         cdef tuple out = PyTuple_New(got)
+        # A level whose price and quantity are unchanged keeps its (price, quantity) tuple: most messages move
+        # one or two of the top levels, and each level built costs two floats and a tuple, freed later.
+        # Both lists run best first, so one walk over the last top finds them; a new grid rebuilds all.
+        cdef Py_ssize_t j = 0
+        cdef Py_ssize_t old_n = self.count if (
+            self.value is not None and memcmp(&ps, &self.px_scale, sizeof(cf_scale)) == 0
+            and memcmp(&qs, &self.qty_scale, sizeof(cf_scale)) == 0) else 0
+        cdef bint bids = self.side == CF_BID
+        cdef int64_t px
         for k in range(got):
-            level = (cf_scale_to_double(&ps, buf[k].px), cf_scale_to_double(&qs, buf[k].qty))
+            px = buf[k].px
+            while j < old_n and (self.levels[j].px > px if bids else self.levels[j].px < px):
+                j += 1  # a level better than this one that is gone
+            if j < old_n and self.levels[j].px == px and self.levels[j].qty == buf[k].qty:
+                level = <object>PyTuple_GET_ITEM(self.value, j)
+            else:
+                level = (cf_scale_to_double(&ps, px), cf_scale_to_double(&qs, buf[k].qty))
             Py_INCREF(level)  # PyTuple_SET_ITEM steals the reference that `level` gives back at the next turn
             PyTuple_SET_ITEM(out, k, level)
         memcpy(self.levels, buf, got * sizeof(cf_level))

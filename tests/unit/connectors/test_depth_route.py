@@ -225,6 +225,19 @@ def test_depth_route_reuses_a_side_whose_top_did_not_change_and_rebuilds_it_when
     assert (top.bids, top.asks) == h.book.top_levels(LEVELS)
 
 
+def test_depth_route_keeps_the_tuples_of_unchanged_levels_when_the_top_moves():
+    h = Harness()
+    h.frame(BRIDGE)  # bids 100.00 x 1.1, 99.90 x 2; asks 100.20 x 2.5 (100.10 removed)
+    h.frame(depth(106, 107, 105, [["100.00", "0"]], [["100.15", "1"]]))  # best bid gone; an ask ahead
+    h.frame(depth(108, 109, 107, [["99.90", "2.500"]], []))  # same price, new quantity
+
+    first, moved, requantified = h.delivered
+    assert moved.bids == ((99.9, 2.0), (99.8, 3.0)) and moved.asks == ((100.15, 1.0), (100.2, 2.5))
+    assert moved.bids[0] is first.bids[1] and moved.asks[1] is first.asks[0]
+    assert requantified.bids == ((99.9, 2.5), (99.8, 3.0)) and requantified.bids[1] is moved.bids[1]
+    assert (requantified.bids, requantified.asks) == h.book.top_levels(LEVELS)
+
+
 def test_depth_route_rebuilds_a_side_when_an_inferred_grid_grows():
     h = Harness()
     h.book = SyncedBook("prev-id")  # no tick or lot size: the grid follows the decimals seen
