@@ -27,8 +27,9 @@ Contenders: ``crossfury`` (``create_connector("binance-usdm")``, a ``BookSnapsho
 (crossfury's WebSocket client) and ``null-websockets`` (cryptofeed's): the transport ceilings.
 
 Sources (``--source``, all three by default): ``pregen`` re-sends a pre-generated lap of the simulator's
-synthetic market with shifted update ids, through the simulator's own server, so the source can outrun the
-consumers; its events carry about 5 levels. ``pregen-x10`` aggregates 10 consecutive events per message
+synthetic market with shifted update ids, through the simulator's own server (its handshake, REST snapshot
+and pings), as ready WebSocket frames written in 64 KB blocks and paced only by the socket's back-pressure,
+so the source outruns the consumers (the null consumers show by how much); its events carry about 5 levels. ``pregen-x10`` aggregates 10 consecutive events per message
 (about 29 levels, as some repeat; real USD-M BTCUSDT ``@100ms`` messages carry about 44). ``sim`` is the
 simulator's flood mode as is, which generates each event in Python and is slower than crossfury (see
 ``_e2e_sim.py``).
