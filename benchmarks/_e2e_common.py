@@ -4,8 +4,10 @@
 A consumer (``_e2e_crossfury.py``, ``_e2e_cryptofeed.py``, ``_e2e_null.py``) subscribes to the simulator,
 waits until its books are synced, warms up, then measures for a fixed window and prints one JSON object on
 stdout. It records one latency per delivered message (into an ``array``, no allocation per message) and
-keeps counters; ``Window`` marks their values at the window's start and end, with this process's CPU time
-and the simulator's (read from /proc), so the rate and the latencies cover the window only.
+keeps counters; ``Window`` marks their values at the window's start and end, with this process's CPU time,
+the time it was ready to run but waited for a CPU held by another process (``/proc/self/schedstat``: on a
+shared machine this, not the source, may be what a consumer below 100 % CPU waited for) and the simulator's
+CPU time (read from /proc), so the rate and the latencies cover the window only.
 """
 
 from __future__ import annotations
@@ -56,6 +58,15 @@ def proc_cpu_s(pid: int) -> float:
         return 0.0
 
 
+def run_wait_s() -> float:
+    """Seconds this process's main thread spent runnable but waiting for a CPU (0.0 when unknown)."""
+    try:
+        with open("/proc/self/schedstat", "rb") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 class Window:
     """Marks counters, latencies, wall time and CPU time at the start and at the end of the window.
 
@@ -76,7 +87,7 @@ class Window:
         if self.profiler is not None and self.marks:
             self.profiler.disable()
         ru = resource.getrusage(resource.RUSAGE_SELF)
-        self.marks.append({"wall": time.perf_counter(), "cpu": time.process_time(),
+        self.marks.append({"wall": time.perf_counter(), "cpu": time.process_time(), "run_wait": run_wait_s(),
                            "sim_cpu": proc_cpu_s(self.args.sim_pid), "lat": len(self.latencies),
                            "ctx": ru.ru_nvcsw + ru.ru_nivcsw, **self.counters(),
                            "sim_sent": rest_json(self.args.endpoint, "/_e2e/state")["sent"]})
@@ -106,7 +117,7 @@ class Window:
         wall = b["wall"] - a["wall"]
         lat = np.frombuffer(self.latencies, dtype=np.int64 if self.latencies.typecode == "q" else np.float64)
         lat = lat[a["lat"]:b["lat"]].astype(np.float64) * (self.unit_s * 1e6)  # µs
-        delta = {k: b[k] - a[k] for k in b if k not in ("wall", "cpu", "sim_cpu", "lat")}
+        delta = {k: b[k] - a[k] for k in b if k not in ("wall", "cpu", "run_wait", "sim_cpu", "lat")}
         out = {
             "contender": name,
             "seconds": wall,
@@ -115,6 +126,8 @@ class Window:
             "frames_per_s": delta.get("frames", 0) / wall,
             "sim_sent_per_s": delta["sim_sent"] / wall,
             "cpu_pct": 100.0 * (b["cpu"] - a["cpu"]) / wall,
+            "cpu_wait_pct": 100.0 * (b["run_wait"] - a["run_wait"]) / wall,
+            "cpu_us_per_message": 1e6 * (b["cpu"] - a["cpu"]) / max(delta[delivered_key], 1),
             "sim_cpu_pct": 100.0 * (b["sim_cpu"] - a["sim_cpu"]) / wall if self.args.sim_pid else None,
             "window": delta,
             "latency_samples": int(lat.size),

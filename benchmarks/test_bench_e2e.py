@@ -2,7 +2,7 @@
 """Checks of the end-to-end benchmark's own machinery (never its timings).
 
 Run ``pytest benchmarks/test_bench_e2e.py``: the pre-generated lap must chain its update ids across laps and
-come back to its starting book, and a short run of bench_e2e.py must pass its correctness checks (about 20 s).
+come back to its starting book, its ready frames must be exactly those messages with each lap's ids, and a short run of bench_e2e.py must pass its correctness checks (about 20 s).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from _e2e_sim import _IDS, Lap
+from _e2e_sim import _IDS, ID_BASE, EncodedLaps, Lap
 
 HERE = Path(__file__).resolve().parent
 
@@ -41,6 +41,45 @@ def test_lap_chains_ids_and_restores_its_book(merge: int) -> None:
     for k, (cp_id, _, _) in lap.checkpoints.items():
         assert cp_id == _ids(lap, k)[1]
     assert max(bids) < min(asks)
+
+
+def _unframe(data: bytes) -> list[bytes]:
+    """The payloads of concatenated unmasked server text frames (RFC 6455 5.2)."""
+    out, at = [], 0
+    while at < len(data):
+        assert data[at] == 0x81 and data[at + 1] < 0x80  # FIN + text, not masked
+        n, at = data[at + 1], at + 2
+        if n == 126:
+            n, at = int.from_bytes(data[at:at + 2], "big"), at + 2
+        elif n == 127:
+            n, at = int.from_bytes(data[at:at + 8], "big"), at + 8
+        out.append(data[at:at + n])
+        at += n
+    return out
+
+
+@pytest.mark.parametrize("combined", [True, False])
+def test_encoded_laps_are_the_messages_with_each_laps_ids(combined: bool) -> None:
+    laps = [Lap("BTCUSDT", seed=7, events=200, every=50), Lap("ETHUSDT", seed=7, events=200, every=50)]
+    names = ("btcusdt@depth@100ms", "ethusdt@depth")
+    enc = EncodedLaps(laps, names, combined)
+    n = len(laps[0].templates)
+    assert len(enc.ends) == n and enc.frames_per_group == 2
+    for lap_no in (0, 1, 5):
+        data = enc.lap(lap_no)
+        payloads = _unframe(data)
+        assert len(payloads) == 2 * n
+        assert len(_unframe(data[enc.ends[9]:enc.ends[19]])) == 20  # groups end on frame boundaries
+        for k in range(n):
+            for i, (lap, name) in enumerate(zip(laps, names)):
+                tmpl, first, last, prev = lap.templates[k]
+                off = ID_BASE + lap_no * lap.shift
+                want = tmpl % (first + off, last + off, prev + off)
+                if combined:
+                    want = b'{"stream":"' + name.encode() + b'","data":' + want + b"}"
+                assert payloads[2 * k + i] == want
+    only_eth = EncodedLaps(laps, (None, "ethusdt@depth"), False)
+    assert len(_unframe(only_eth.lap(2))) == n
 
 
 @pytest.mark.skipif(not all(importlib.util.find_spec(m) for m in ("cryptofeed", "uvloop")),

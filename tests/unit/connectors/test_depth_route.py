@@ -105,6 +105,30 @@ def test_native_and_python_paths_deliver_equal_messages():
     assert native.route.frames == 2 and python.route.frames == 0
 
 
+def _respell(payload: bytes, how: str) -> bytes:
+    head, _, data = payload[:-1].partition(b',"data":')
+    if how == "member after data":
+        return head + b',"data":' + data + b',"x":{"y":[1]}}'
+    if how == "spaces":
+        return head + b', "data": ' + data + b' }\n'
+    return b'{"data":' + data + b',' + head[1:] + b"}"  # stream after data: the router leaves it to Python
+
+
+@pytest.mark.parametrize("how", ["member after data", "spaces", "stream last"])
+def test_other_spellings_of_the_envelope_deliver_what_the_compact_one_does(how):
+    compact, other = Harness(), Harness()
+
+    for payload in (BRIDGE, NEXT):
+        compact.frame(payload)
+        other.frame(_respell(payload, how))
+    for payload, local_ts in other.python_path:
+        other.route(payload, local_ts)
+
+    assert other.delivered == compact.delivered and len(compact.delivered) == 2
+    assert other.malformed == [] and other.statuses == []
+    assert other.route.frames == (0 if how == "stream last" else 2)
+
+
 @pytest.mark.parametrize("payload, why", [
     (BRIDGE[BRIDGE.index(b'"data":') + 7:-1], "no combined-stream envelope"),
     (depth(95, 105, 94, [], [], stream="ethusdt@depth@100ms"), "a stream with no route"),
@@ -199,6 +223,19 @@ def test_depth_route_reuses_a_side_whose_top_did_not_change_and_rebuilds_it_when
     assert top.bids is first.bids and top.asks is not first.asks
     assert top.asks == ((100.2, 2.6),)
     assert (top.bids, top.asks) == h.book.top_levels(LEVELS)
+
+
+def test_depth_route_keeps_the_tuples_of_unchanged_levels_when_the_top_moves():
+    h = Harness()
+    h.frame(BRIDGE)  # bids 100.00 x 1.1, 99.90 x 2; asks 100.20 x 2.5 (100.10 removed)
+    h.frame(depth(106, 107, 105, [["100.00", "0"]], [["100.15", "1"]]))  # best bid gone; an ask ahead
+    h.frame(depth(108, 109, 107, [["99.90", "2.500"]], []))  # same price, new quantity
+
+    first, moved, requantified = h.delivered
+    assert moved.bids == ((99.9, 2.0), (99.8, 3.0)) and moved.asks == ((100.15, 1.0), (100.2, 2.5))
+    assert moved.bids[0] is first.bids[1] and moved.asks[1] is first.asks[0]
+    assert requantified.bids == ((99.9, 2.5), (99.8, 3.0)) and requantified.bids[1] is moved.bids[1]
+    assert (requantified.bids, requantified.asks) == h.book.top_levels(LEVELS)
 
 
 def test_depth_route_rebuilds_a_side_when_an_inferred_grid_grows():
