@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from crossfury.wire.order_channel import OrderChannel
 from crossfury.connectors.orders import OrderManager
 from crossfury.core.errors import ConfigError, DecodeError, ExchangeError
 from crossfury.core.secrets import Credentials
@@ -33,6 +32,7 @@ from crossfury.events import Channel, Fill, OrderType, OrderUpdate, Side, TimeIn
 from crossfury.exchanges.binance import trading as bt
 from crossfury.exchanges.binance.signing import RequestSigner, encode_params, ws_api_payload
 from crossfury.wire import Backoff, RateLimitError, WeightLimiter, WsConnection
+from crossfury.wire.order_channel import OrderChannel
 
 if TYPE_CHECKING:
     from crossfury.connectors.connector import Connector
@@ -46,6 +46,9 @@ _SIDES = {t.value: t for t in Side}
 _ACCOUNT_EVENTS = (b'{"e":"ACCOUNT_UPDATE"', b'{"e":"outboundAccountPosition"')
 _UNKNOWN_OUTCOME = (408, 500, 502, 503, 504)  # section 7: 5xx (and futures 408) leave the order status unknown
 _ORDER_NOT_FOUND = (-2013, -2011)
+# User events that arrive while a signed request awaits its reply are held, in order, until no reply is
+# pending (then processed right after the caller resumes) or for at most this long.
+_MAX_EVENT_HOLD_S = 0.002
 
 
 @functools.lru_cache(maxsize=4096)  # a strategy sends the same few sizes and nearby prices again and again
@@ -89,6 +92,9 @@ class Trader:
         self.unknown_outcomes = 0
         self.bad_events = 0  # user events that could not be read (logged, then skipped)
         self._ws_req = itertools.count(1)
+        self._awaiting_replies = 0  # signed requests sent and not yet answered
+        self._held_events: list[tuple[bytes, int]] = []
+        self._release_timer: asyncio.TimerHandle | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------------
 
@@ -108,6 +114,10 @@ class Trader:
         await asyncio.gather(*(t for t in (self._task, self._keepalive) if t), return_exceptions=True)
         if self._ws is not None:
             self._ws.close()
+        if self._release_timer is not None:
+            self._release_timer.cancel()
+            self._release_timer = None
+        self._release_events()  # events held for a reply still pending: delivered, not lost
         if self._listen_key and self.spec.listen_key_path:
             try:
                 await self._keyed("DELETE", self.spec.listen_key_path)
@@ -134,8 +144,15 @@ class Trader:
                 for limiter, _ in self.order_limiters.values():
                     await limiter.acquire(1)
         self.conn._rest.requests += 1
-        resp = await self.http.request(method, f"{path}?{query}" if query else path, self._key_header,
-                                       timeout_s or self.conn.config.order_timeout_s)
+        self._awaiting_replies += 1
+        try:
+            resp = await self.http.request(method, f"{path}?{query}" if query else path, self._key_header,
+                                           timeout_s or self.conn.config.order_timeout_s)
+        finally:
+            self._awaiting_replies -= 1
+            if not self._awaiting_replies and self._held_events:
+                # Runs once this task yields: the caller has its reply before the held events cost anything.
+                asyncio.get_running_loop().call_soon(self._release_events)
         used = resp.header("x-mbx-used-weight-1m")
         if used and used.isdigit():
             self.conn.limiter.observe_used(int(used))
@@ -173,11 +190,11 @@ class Trader:
 
         ``decode`` reads a successful reply's body (order replies: ``bt.decode_order_reply``).
         """
+        # The params are encoded once; recvWindow and a fresh timestamp follow them on each attempt.
+        head = f"{encode_params(params)}&" if params else ""
         for attempt in (0, 1):
-            p = dict(params or {})
-            p["recvWindow"] = self.conn.config.recv_window_ms
-            p["timestamp"] = time.time_ns() // 1_000_000 + self.time_offset_ms
-            query = self.signer.signed_query(encode_params(p))
+            query = self.signer.signed_query(f"{head}recvWindow={self.conn.config.recv_window_ms}"
+                                             f"&timestamp={time.time_ns() // 1_000_000 + self.time_offset_ms}")
             try:
                 return await self._send(method, path, query, weight, order, timeout_s, decode)
             except ExchangeError as exc:
@@ -389,6 +406,32 @@ class Trader:
                 log.warning("%s: listenKey keepalive failed (%s)", self.conn.name, exc)
 
     def _on_message(self, payload: bytes, local_ts: int) -> None:
+        # A NEW or TRADE event of an order usually lands just before the order's REST reply: reading it
+        # then would delay the reply, so events wait (in arrival order) until no reply is pending.
+        if self._awaiting_replies or self._held_events:
+            self._held_events.append((payload, local_ts))
+            # One timer at a time, left to run out rather than cancelled on each release (arming and
+            # cancelling cost about 7 µs): an event held now is released by the pending one, within the bound.
+            if self._release_timer is None:
+                self._release_timer = asyncio.get_running_loop().call_later(_MAX_EVENT_HOLD_S,
+                                                                            self._release_timer_fired)
+            return
+        self._handle_message(payload, local_ts)
+
+    def _release_timer_fired(self) -> None:
+        self._release_timer = None
+        self._release_events()
+
+    def _release_events(self) -> None:
+        """Process the held user events in arrival order."""
+        held, self._held_events = self._held_events, []
+        for payload, local_ts in held:
+            try:
+                self._handle_message(payload, local_ts)
+            except Exception:  # one event's failure must not lose the events after it
+                log.exception("%s: user event handling failed", self.conn.name)
+
+    def _handle_message(self, payload: bytes, local_ts: int) -> None:
         fast = bt.decode_order_event(payload, self.conn._by_name.get, local_ts)
         if fast is not None:  # a futures order event, read without building a dict
             for msg in fast:

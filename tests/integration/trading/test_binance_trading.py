@@ -358,3 +358,34 @@ def test_trading_resting_order_filled_by_market_flow_as_maker(market):
             assert rest_order.filled_qty == pytest.approx(sum(f.qty for f in stream_fills))
             assert s.conn.order("mkr-1").status is rest_order.status
     run(body, timeout_s=40)
+
+
+def test_trading_user_events_held_for_a_pending_reply_are_released_within_the_hold_bound():
+    # An order's events arrive before its reply and are held so they never delay it; a reply that is slow
+    # (0.5 s here) must not hold them: they are delivered on the bound's timer, before the reply.
+    async def body():
+        async with Session("usdm") as s:
+            s.sim.trading.delay_acks(0.5)
+            result = await s.conn.place_order(s.symbol, "buy", s.qty, order_type="market", client_order_id="hd-1")
+            assert result.status is OrderStatus.FILLED
+            assert sum(f.qty for f in s.fills("hd-1")) == pytest.approx(s.qty)  # delivered before the reply
+            assert [u.status for u in s.updates("hd-1")][-1] is OrderStatus.FILLED
+    run(body)
+
+
+def test_trading_overlapping_orders_deliver_every_held_event_once_in_order():
+    async def body():
+        async with Session("usdm") as s:
+            cids = [f"ov-{i}" for i in range(40)]
+            results = await asyncio.gather(*(s.conn.place_order(s.symbol, "buy" if i % 2 else "sell", s.qty,
+                                                                order_type="market", client_order_id=cid)
+                                             for i, cid in enumerate(cids)))
+            assert all(r.status is OrderStatus.FILLED for r in results)
+            await until(lambda: all(sum(f.qty for f in s.fills(c)) >= s.qty - 1e-9 for c in cids), what="every fill")
+            await asyncio.sleep(0.05)  # anything still held would show up as a second fill
+            assert all(sum(f.qty for f in s.fills(c)) == pytest.approx(s.qty) for c in cids)
+            assert s.conn.trader.orders.duplicates == 0 and not s.conn.trader._held_events
+            for c in cids:  # each order's updates only move forward, ending FILLED
+                statuses = [u.status for u in s.updates(c)]
+                assert statuses[-1] is OrderStatus.FILLED and statuses.count(OrderStatus.FILLED) == 1
+    run(body)

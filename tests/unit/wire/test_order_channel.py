@@ -173,3 +173,22 @@ def test_https_with_certificate_checks(tmp_path):
             await OrderChannel(f"https://localhost:{port}").request("GET", "/x", "", 5)
         server.close()
     run(body)
+
+
+def test_deadline_sweep_times_out_only_the_late_request_and_stops_when_idle():
+    async def body():
+        ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
+        server, port = await _serve([b"HANG", ok], [])
+        channel = OrderChannel(f"http://127.0.0.1:{port}")
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        with pytest.raises(TimeoutError):
+            await channel.request("POST", "/order", "", 0.2)
+        assert loop.time() - t0 >= 0.2  # never before its deadline
+        reply = await channel.request("POST", "/order", "", 5)  # a fresh connection, its own deadline
+        assert reply.status == 200 and reply.body == b"{}"
+        await asyncio.sleep(0.05)
+        assert channel._sweeper is None and not channel._busy  # no timer left running while idle
+        await channel.close()
+        server.close()
+    run(body)
