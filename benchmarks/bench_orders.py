@@ -27,6 +27,8 @@ end FILLED (checked; a failure exits 1). Timings are never asserted.
 Apples to apples. ccxt's (non-pro) client reads no user stream, so crossfury runs twice: as deployed
 ("crossfury": the user data stream on, each order's NEW and TRADE events read and its fill delivered) and
 REST only ("crossfury-rest": the same connector with ``user_stream=False``, a config option users have).
+"crossfury-hold" is as deployed with ``user_event_hold_s=0.002``: user events that arrive while a reply is
+pending wait for it (up to 2 ms), which shortens submit -> ack and delays the fill event.
 The floor runs twice likewise ("floor" reads the stream, "floor-rest" opens none), because a listening
 stream also costs the simulator time before it replies: a client's overhead is taken against the floor
 with the same stream setting (ccxt and crossfury-rest against floor-rest, crossfury against floor).
@@ -48,8 +50,9 @@ from typing import Any
 KEY, SECRET = "bench-key", "bench-secret"
 SYMBOL, NATIVE, QTY = "BTC-USDT-PERP", "BTCUSDT", 0.001
 WARMUP = 30
-PEERS = ("floor", "floor-rest", "crossfury", "crossfury-rest", "ccxt")
-FLOOR_OF = {"floor": "floor", "crossfury": "floor", "floor-rest": "floor-rest", "crossfury-rest": "floor-rest",
+PEERS = ("floor", "floor-rest", "crossfury", "crossfury-hold", "crossfury-rest", "ccxt")
+FLOOR_OF = {"floor": "floor", "crossfury": "floor", "crossfury-hold": "floor", "floor-rest": "floor-rest",
+            "crossfury-rest": "floor-rest",
             "ccxt": "floor-rest"}  # each client against the floor with the same user-stream setting
 
 
@@ -164,12 +167,12 @@ async def _wait_for(done, timeout_s: float = 10.0) -> None:
         await asyncio.sleep(0.005)
 
 
-async def _crossfury(url: str, n: int, user_stream: bool = True) -> dict[str, Any]:
+async def _crossfury(url: str, n: int, user_stream: bool = True, user_event_hold_s: float = 0.0) -> dict[str, Any]:
     from crossfury.connectors import create_connector
     from crossfury.events import Channel, Fill
 
     conn = create_connector("binance-usdm", endpoint=url, api_key=KEY, api_secret=SECRET, rate_limit_orders=False,
-                            user_stream=user_stream)
+                            user_stream=user_stream, user_event_hold_s=user_event_hold_s)
     fill_at: dict[str, int] = {}
     conn.add_callback(lambda m: fill_at.setdefault(m.client_order_id, time.perf_counter_ns())
                       if isinstance(m, Fill) else None, [Channel.FILLS])
@@ -239,7 +242,9 @@ def _client(peer: str, url: str, n: int) -> None:
         uvloop.install()
     except ImportError:
         pass
-    run = {"floor": _floor, "floor-rest": functools.partial(_floor, user_stream=False), "crossfury": _crossfury, "crossfury-rest": functools.partial(_crossfury, user_stream=False),
+    run = {"floor": _floor, "floor-rest": functools.partial(_floor, user_stream=False), "crossfury": _crossfury,
+           "crossfury-hold": functools.partial(_crossfury, user_event_hold_s=0.002),
+           "crossfury-rest": functools.partial(_crossfury, user_stream=False),
            "ccxt": _ccxt}[peer]
     print(json.dumps(asyncio.run(run(url, n))))
 
@@ -268,7 +273,7 @@ def _callgrind(url: str, n: int) -> int:
         counts[peer] = (totals[1] - totals[0]) / (4 * n) / 2  # two orders (sequential + burst) per count
         print(f"{peer:14} {counts[peer] / 1000:8.0f} k instructions per order")
     ccxt_own = counts["ccxt"] - counts["floor-rest"]
-    for peer in ("crossfury", "crossfury-rest"):
+    for peer in ("crossfury", "crossfury-hold", "crossfury-rest"):
         print(f"ccxt / {peer} instructions per order over its floor: "
               f"{ccxt_own / (counts[peer] - counts[FLOOR_OF[peer]]):.1f}x")
     return 0
@@ -322,7 +327,9 @@ def main() -> int:
               f"{row['orders_per_s']:9.0f} {row['client_cpu_us_per_order']:10.0f}")
     cx = summary["ccxt"]
     ratios = {}
-    for peer, label in (("crossfury", "as deployed, user stream on"), ("crossfury-rest", "REST only, like ccxt")):
+    for peer, label in (("crossfury", "as deployed, user stream on"),
+                        ("crossfury-hold", "user stream on, events held up to 2 ms for a pending reply"),
+                        ("crossfury-rest", "REST only, like ccxt")):
         cf = summary[peer]
         ratio = ratios[peer] = (cx["overhead_p50_us"] / cf["overhead_p50_us"] if cf["overhead_p50_us"] > 0
                                 else float("inf"))

@@ -65,6 +65,10 @@ class ConnectorConfig:
     recv_window_ms: int = 5000
     listen_key_keepalive_s: float = 1800.0  # binance.md 9.1: every 30 minutes
     user_stream: bool = True              # open the user data stream on connect
+    # Hold user events that arrive while a signed request awaits its reply for up to this long, so the
+    # reply is read first (lower submit-to-ack latency). 0 (default): every event is handled on arrival,
+    # so a fill is never delivered late.
+    user_event_hold_s: float = 0.0
     rate_limit_orders: bool = True        # spend weight and order counts before sending (False: benchmarks)
 
 

@@ -46,9 +46,6 @@ _SIDES = {t.value: t for t in Side}
 _ACCOUNT_EVENTS = (b'{"e":"ACCOUNT_UPDATE"', b'{"e":"outboundAccountPosition"')
 _UNKNOWN_OUTCOME = (408, 500, 502, 503, 504)  # section 7: 5xx (and futures 408) leave the order status unknown
 _ORDER_NOT_FOUND = (-2013, -2011)
-# User events that arrive while a signed request awaits its reply are held, in order, until no reply is
-# pending (then processed right after the caller resumes) or for at most this long.
-_MAX_EVENT_HOLD_S = 0.002
 
 
 @functools.lru_cache(maxsize=4096)  # a strategy sends the same few sizes and nearby prices again and again
@@ -406,14 +403,16 @@ class Trader:
                 log.warning("%s: listenKey keepalive failed (%s)", self.conn.name, exc)
 
     def _on_message(self, payload: bytes, local_ts: int) -> None:
-        # A NEW or TRADE event of an order usually lands just before the order's REST reply: reading it
-        # then would delay the reply, so events wait (in arrival order) until no reply is pending.
-        if self._awaiting_replies or self._held_events:
+        # An order's NEW or TRADE event usually lands just before its REST reply, and reading it first delays
+        # the reply. With config.user_event_hold_s > 0, events that arrive while a signed request awaits its reply are
+        # held, in arrival order, until no reply is pending (then handled right after the caller resumes) or
+        # for at most that long.
+        if self._held_events or (self._awaiting_replies and self.conn.config.user_event_hold_s > 0):
             self._held_events.append((payload, local_ts))
             # One timer at a time, left to run out rather than cancelled on each release (arming and
             # cancelling cost about 7 µs): an event held now is released by the pending one, within the bound.
             if self._release_timer is None:
-                self._release_timer = asyncio.get_running_loop().call_later(_MAX_EVENT_HOLD_S,
+                self._release_timer = asyncio.get_running_loop().call_later(self.conn.config.user_event_hold_s,
                                                                             self._release_timer_fired)
             return
         self._handle_message(payload, local_ts)

@@ -360,11 +360,12 @@ def test_trading_resting_order_filled_by_market_flow_as_maker(market):
     run(body, timeout_s=40)
 
 
-def test_trading_user_events_held_for_a_pending_reply_are_released_within_the_hold_bound():
-    # An order's events arrive before its reply and are held so they never delay it; a reply that is slow
-    # (0.5 s here) must not hold them: they are delivered on the bound's timer, before the reply.
+@pytest.mark.parametrize("hold_s", [0.0, 0.002])
+def test_trading_user_events_are_not_held_past_the_hold_bound_by_a_slow_reply(hold_s):
+    # An order's events arrive before its reply. By default they are handled on arrival; with a hold they
+    # wait for the reply, but a slow reply (0.5 s here) must not hold them: the bound's timer releases them.
     async def body():
-        async with Session("usdm") as s:
+        async with Session("usdm", user_event_hold_s=hold_s) as s:
             s.sim.trading.delay_acks(0.5)
             result = await s.conn.place_order(s.symbol, "buy", s.qty, order_type="market", client_order_id="hd-1")
             assert result.status is OrderStatus.FILLED
@@ -373,9 +374,10 @@ def test_trading_user_events_held_for_a_pending_reply_are_released_within_the_ho
     run(body)
 
 
-def test_trading_overlapping_orders_deliver_every_held_event_once_in_order():
+@pytest.mark.parametrize("hold_s", [0.0, 0.002])
+def test_trading_overlapping_orders_deliver_every_event_once_in_order(hold_s):
     async def body():
-        async with Session("usdm") as s:
+        async with Session("usdm", user_event_hold_s=hold_s) as s:
             cids = [f"ov-{i}" for i in range(40)]
             results = await asyncio.gather(*(s.conn.place_order(s.symbol, "buy" if i % 2 else "sell", s.qty,
                                                                 order_type="market", client_order_id=cid)
