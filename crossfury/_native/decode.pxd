@@ -51,6 +51,7 @@ cdef extern from "decode/decode.h" nogil:
         const char *event
         const char *envelope
         const char *stream
+        int envelope_first
     ctypedef struct cf_record:
         uint32_t present
         int64_t ints[<int>CF_FIELD_COUNT]

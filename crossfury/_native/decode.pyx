@@ -52,6 +52,8 @@ cdef class Layout:
         self.c.event = self._keep(event)
         self.c.envelope = self._keep(envelope)
         self.c.stream = self._keep(stream)
+        # the scanner may then recognise the envelope's keys before it searches the layout's
+        self.c.envelope_first = envelope not in self.keys and stream not in self.keys
 
     cdef const char *_keep(self, object text):
         if text is None:

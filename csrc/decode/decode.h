@@ -87,6 +87,9 @@ typedef struct {
     const char *event;     /* when set, CF_FIELD_EVENT (if present) must equal it */
     const char *envelope;  /* key whose object value holds the fields ("data"), or NULL */
     const char *stream;    /* key of the envelope's stream name ("stream"), or NULL */
+    int envelope_first;    /* 1 when no key in keys is named envelope or stream (the caller checked): those two
+                            * are then recognised before keys is searched, a search that every message's
+                            * envelope keys would fail. 0: keys first, whatever they hold. */
 } cf_layout;
 
 typedef struct {

@@ -78,12 +78,12 @@ static const cf_layout_key MARK_KEYS[] = {{"e", CF_FIELD_EVENT}, {"E", CF_FIELD_
 #define BIT(f) CF_FIELD_BIT(f)
 static const cf_layout DEPTH = {DEPTH_KEYS, N(DEPTH_KEYS),
                                 BIT(CF_FIELD_FIRST_ID) | BIT(CF_FIELD_LAST_ID) | BIT(CF_FIELD_BIDS) | BIT(CF_FIELD_ASKS),
-                                "depthUpdate", "data", "stream"};
+                                "depthUpdate", "data", "stream", 1};
 static const cf_layout SNAP = {SNAP_KEYS, N(SNAP_KEYS), BIT(CF_FIELD_LAST_ID) | BIT(CF_FIELD_BIDS) | BIT(CF_FIELD_ASKS),
-                               NULL, "data", "stream"};
-static const cf_layout TRADE = {TRADE_KEYS, N(TRADE_KEYS), BIT(CF_FIELD_PRICE) | BIT(CF_FIELD_QTY), "trade", "data", "stream"};
-static const cf_layout TICKER = {TICKER_KEYS, N(TICKER_KEYS), BIT(CF_FIELD_BID_PX), "bookTicker", "data", "stream"};
-static const cf_layout MARK = {MARK_KEYS, N(MARK_KEYS), BIT(CF_FIELD_PRICE), "markPriceUpdate", "data", "stream"};
+                               NULL, "data", "stream", 1};
+static const cf_layout TRADE = {TRADE_KEYS, N(TRADE_KEYS), BIT(CF_FIELD_PRICE) | BIT(CF_FIELD_QTY), "trade", "data", "stream", 1};
+static const cf_layout TICKER = {TICKER_KEYS, N(TICKER_KEYS), BIT(CF_FIELD_BID_PX), "bookTicker", "data", "stream", 1};
+static const cf_layout MARK = {MARK_KEYS, N(MARK_KEYS), BIT(CF_FIELD_PRICE), "markPriceUpdate", "data", "stream", 1};
 
 static const char *REC_LINES[] = {
     "1721347200000000001 {\"stream\":\"x@depth\",\"data\":{\"e\":\"depthUpdate\",\"T\":1721347200000,\"U\":5,\"u\":9,"

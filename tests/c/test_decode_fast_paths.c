@@ -27,7 +27,7 @@ static const cf_layout_key DEPTH_KEYS[] = {
 static const cf_layout DEPTH = {DEPTH_KEYS, 9,
                                 REQ(CF_FIELD_FIRST_ID) | REQ(CF_FIELD_LAST_ID) | REQ(CF_FIELD_BIDS) |
                                     REQ(CF_FIELD_ASKS),
-                                "depthUpdate", "data", "stream"};
+                                "depthUpdate", "data", "stream", 1};
 
 #define MAX_MSG 16384
 #define MAX_LEVELS 160

@@ -40,14 +40,14 @@ static const cf_layout_key TICKER_KEYS[] = {
 static const cf_layout LAYOUTS[] = {
     {DEPTH_KEYS, N_KEYS(DEPTH_KEYS),
      REQ(CF_FIELD_FIRST_ID) | REQ(CF_FIELD_LAST_ID) | REQ(CF_FIELD_BIDS) | REQ(CF_FIELD_ASKS), "depthUpdate", "data",
-     "stream"},
+     "stream", 1},
     {SNAPSHOT_KEYS, N_KEYS(SNAPSHOT_KEYS), REQ(CF_FIELD_LAST_ID) | REQ(CF_FIELD_BIDS) | REQ(CF_FIELD_ASKS), NULL,
-     "data", "stream"},
-    {TRADE_KEYS, N_KEYS(TRADE_KEYS), REQ(CF_FIELD_PRICE) | REQ(CF_FIELD_QTY), "trade", "data", "stream"},
+     "data", "stream", 0},
+    {TRADE_KEYS, N_KEYS(TRADE_KEYS), REQ(CF_FIELD_PRICE) | REQ(CF_FIELD_QTY), "trade", "data", "stream", 1},
     {TICKER_KEYS, N_KEYS(TICKER_KEYS),
      REQ(CF_FIELD_LAST_ID) | REQ(CF_FIELD_BID_PX) | REQ(CF_FIELD_BID_QTY) | REQ(CF_FIELD_ASK_PX) |
          REQ(CF_FIELD_ASK_QTY),
-     "bookTicker", "data", "stream"},
+     "bookTicker", "data", "stream", 0},
 };
 enum { L_DEPTH, L_SNAPSHOT, L_TRADE, L_TICKER, N_LAYOUTS };
 

@@ -167,3 +167,16 @@ def test_parse_json_generic_path():
     assert parse_json(b'{"result":null,"id":7}') == {"result": None, "id": 7}
     with pytest.raises(DecodeError):
         parse_json(b'{"result":')
+
+
+def test_layout_keys_named_like_the_envelope_keep_their_fields():
+    # A layout key "stream" shadows the envelope's stream name; layouts without such a key recognise the
+    # envelope's keys first (a faster order), and both orders must give one result.
+    shadowing = Layout("shadow", {"stream": Field.SYMBOL, "u": Field.LAST_ID}, envelope="data", stream="stream")
+    plain = Layout("plain", {"s": Field.SYMBOL, "u": Field.LAST_ID}, envelope="data", stream="stream")
+    msg = b'{"stream":"btcusdt@depth","data":{"s":"BTCUSDT","u":7}}'
+
+    fields, _, _ = decode(shadowing, msg)
+    assert fields["symbol"] == "btcusdt@depth" and fields["last_id"] == 7 and "stream" not in fields
+    fields, _, _ = decode(plain, msg)
+    assert fields["symbol"] == "BTCUSDT" and fields["last_id"] == 7 and fields["stream"] == "btcusdt@depth"
