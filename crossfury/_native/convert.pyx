@@ -53,9 +53,9 @@ cdef inline void *_grow(void *p, size_t count, size_t size) except NULL:
 
 cdef class Memory:
     """Bytes from malloc that numpy views through the buffer protocol (np.frombuffer), for the merged output.
-    numpy asks the kernel for transparent huge pages on its own large arrays (madvise); on a busy machine the
-    kernel then compacts memory to find them, which stalled the merge of 10M rows by up to a second (0.24 to
-    2.0 s, against 0.28 to 0.36 s from plain pages, five runs each)."""
+    numpy asks the kernel for transparent huge pages on its own large arrays (madvise); on a busy machine their
+    faults stalled the merge of 10M rows by up to 1.4 s (0.21 to 1.6 s over six runs, against 0.34 s every
+    run from plain pages; the kernel counted no compaction stall, the cause is not known)."""
 
     cdef void *p
     cdef size_t size
