@@ -122,9 +122,12 @@ def load_npz(path: str | Path) -> np.ndarray:
 def _merged_array(merger, validate: bool = True) -> np.ndarray:
     # Each row comes out once or twice: room for twice the rows, of which the pages past the rows written
     # are never touched (not resident), and realloc gives them back; this saves a counting pass.
-    out = np.empty(2 * merger.rows, dtype=EVENT_DTYPE)
-    written = len(merger.next_chunk(len(out), out)) if len(out) else 0
-    out.resize(written, refcheck=False)  # no view of out is left
+    memory = _native.Memory(2 * merger.rows * EVENT_DTYPE.itemsize)  # plain pages: see Memory
+    room = np.frombuffer(memory, dtype=EVENT_DTYPE)
+    written = len(merger.next_chunk(len(room), room)) if len(room) else 0
+    del room  # no view is left: the memory can shrink
+    memory.shrink(written * EVENT_DTYPE.itemsize)
+    out = np.frombuffer(memory, dtype=EVENT_DTYPE)
     if validate:
         merger.validate(out)
     return out

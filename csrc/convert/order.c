@@ -120,6 +120,28 @@ static void collapse(const sorter_t *S, run_t *runs, size_t *n_runs) {
     }
 }
 
+/* With identity: the keys from end on that are in order (from last up) in whole blocks of IN_ORDER_BLOCK, their
+ * indices written; returns the new end and updates *last. The block test has no branch per key, so it
+ * vectorizes: for long sorted stretches the pass costs about what reading the keys and writing the indices
+ * do. */
+#define IN_ORDER_BLOCK 64
+#define MERGE_WINDOW 16
+static inline size_t skip_in_order(const int64_t *keys, size_t stride, int64_t *idx, size_t end, size_t m,
+                                   int64_t *last) {
+    int64_t prev = *last;
+    while (end + IN_ORDER_BLOCK <= m) {
+        const int64_t *k = keys + end * stride;
+        int descents = k[0] < prev;
+        for (size_t j = 1; j < IN_ORDER_BLOCK; j++) descents |= k[j * stride] < k[(j - 1) * stride];
+        if (descents) break;
+        for (size_t j = 0; j < IN_ORDER_BLOCK; j++) idx[end + j] = (int64_t)(end + j);
+        prev = k[(IN_ORDER_BLOCK - 1) * stride];
+        end += IN_ORDER_BLOCK;
+    }
+    *last = prev;
+    return end;
+}
+
 /* Sort idx[0..m) by key, stably; its entries ascend on entry (the identity, or a bucket's indices in input
  * order; with identity set they are written here). Runs grow by insertion from their end (after equal keys): to MIN_RUN whatever it costs, then for
  * as long as each key lands at most MAX_BACK places back. Timestamps jitter by a few places, so runs stay
@@ -129,10 +151,15 @@ static inline void sort_runs_of(sorter_t *S, int64_t *idx, size_t m, int identit
     run_t runs[MAX_PENDING];
     size_t n_runs = 0, start = 0;
     while (start < m) {
-        size_t end = start + 1;
+        size_t end = start + 1, next_skip = 0; /* next_skip: where to try a block skip again */
         if (identity) idx[start] = (int64_t)start;
         int64_t last = KEY(S, idx[start]); /* the run's largest key: its last */
         for (; end < m; end++) {
+            if (identity && end >= next_skip) {
+                end = skip_in_order(S->keys, S->stride, idx, end, m, &last);
+                next_skip = end + IN_ORDER_BLOCK; /* a block out of order: key by key through it */
+                if (end == m) break;
+            }
             int64_t v;
             if (identity) idx[end] = v = (int64_t)end; /* written as the scan reaches it: one pass */
             else v = idx[end];
@@ -204,9 +231,69 @@ static int sort_buckets(sorter_t *S, size_t n, int64_t lo, int64_t hi) {
     return 1;
 }
 
+/* First i in [from, n) with keys[i] < keys[i - 1], or n. */
+static size_t next_descent(const int64_t *keys, size_t stride, size_t from, size_t n) {
+    size_t i = from;
+    while (i + IN_ORDER_BLOCK <= n) { /* whole blocks without a branch per key, then find it */
+        int descents = 0;
+        for (size_t j = 0; j < IN_ORDER_BLOCK; j++) descents |= keys[(i + j) * stride] < keys[(i + j - 1) * stride];
+        if (descents) break;
+        i += IN_ORDER_BLOCK;
+    }
+    for (; i < n; i++)
+        if (keys[i * stride] < keys[(i - 1) * stride]) return i;
+    return n;
+}
+
+/* Two sorted runs, [0, b) and [b, n) (two concatenated files, each in time order), out[0..i) already holding
+ * the identity: merged straight into out from i on, index by index from the keys, with no index array to
+ * carry; ties take the first run's. */
+static void merge_two_runs(const int64_t *keys, size_t stride, size_t i, size_t b, size_t n, int64_t *out) {
+    size_t j = b, o = i;
+    while (i < b && j < n) {
+        int64_t ki = keys[i * stride];
+        /* The second run's keys below ki come first: they are a prefix, counted a window at a time without a
+         * branch per key (one file is denser than the other: several per key of the other, unpredictably). */
+        size_t c;
+        do {
+            size_t w = n - j < MERGE_WINDOW ? n - j : MERGE_WINDOW;
+            c = 0;
+            for (size_t t = 0; t < w; t++) c += (size_t)(keys[(j + t) * stride] < ki);
+            for (size_t t = 0; t < c; t++) out[o + t] = (int64_t)(j + t);
+            o += c;
+            j += c;
+        } while (c == MERGE_WINDOW);
+        if (j == n) break;
+        int64_t kj = keys[j * stride]; /* >= ki: the first run's keys up to it, ties included, go first */
+        do out[o++] = (int64_t)i++;
+        while (i < b && keys[i * stride] <= kj);
+    }
+    for (; i < b; i++) out[o++] = (int64_t)i;
+    for (; j < n; j++) out[o++] = (int64_t)j;
+}
+
 cf_status cf_order_argsort(const int64_t *keys, size_t stride, size_t n, int64_t *out, int64_t *tmp) {
     if (n == 0) return CF_OK;
     if (!keys || !out || !tmp || stride == 0) return CF_EINVAL;
+    /* In order, or two runs in order: no sort at all. The identity is written as the first run is read;
+     * the scan for a second descent stops there, which for jittering keys comes within a few places. */
+    int64_t first_last = keys[0];
+    out[0] = 0;
+    size_t first = skip_in_order(keys, stride, out, 1, n, &first_last);
+    for (; first < n && keys[first * stride] >= keys[(first - 1) * stride]; first++) out[first] = (int64_t)first;
+    if (first == n) return CF_OK;
+    if (next_descent(keys, stride, first + 1, n) == n) {
+        /* The first run's keys up to the second's first are in place already. */
+        size_t lo = 0, hi = first;
+        int64_t k = keys[first * stride];
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (keys[mid * stride] > k) hi = mid;
+            else lo = mid + 1;
+        }
+        merge_two_runs(keys, stride, lo, first, n, out);
+        return CF_OK;
+    }
     sorter_t S = {keys, stride, out, tmp + n};
     if (n >= BUCKET_MIN_N) {
         /* How disordered are the first keys? Timestamps keep their character through a file. */

@@ -8,7 +8,9 @@
  * trims the parts of both runs already in place (binary search), so two concatenated files cost only their
  * overlap. Keys that jitter over many places (local times under a varying latency: many descents in the
  * first 64k keys) are first scattered into buckets by their top bits, stably, and each bucket is sorted
- * alone. No allocation: the caller gives the work area. */
+ * alone. Keys in order, or in two runs in order (two concatenated files: Tardis trades then book), skip all
+ * that: the identity is written as the keys are read, a block at a time, and two runs are merged straight
+ * into the output from the keys. No allocation: the caller gives the work area. */
 #ifndef CF_ORDER_H
 #define CF_ORDER_H
 

@@ -107,3 +107,25 @@ def test_merge_takes_rows_already_in_an_order_without_its_index():
 
     assert len(merged(None)) > len(data)
     assert same_events(merged(None), merged(identity))
+
+
+def test_merged_output_lives_in_its_own_memory_and_is_writable():
+    import gc
+
+    from crossfury._native import convert as native
+
+    data = rows(3000, 7)
+    merged = convert.correct_event_order(data, convert.argsort(data["exch_ts"]), convert.argsort(data["local_ts"]))
+    expected = merged.copy()
+    del data
+    gc.collect()
+
+    assert merged.flags.writeable and merged.flags.c_contiguous
+    assert merged.tobytes() == expected.tobytes()
+    memory = native.Memory(10 * EVENT_DTYPE.itemsize)
+    view = np.frombuffer(memory, dtype=EVENT_DTYPE)
+    with pytest.raises(BufferError):
+        memory.shrink(EVENT_DTYPE.itemsize)  # a view still looks at it
+    del view
+    memory.shrink(EVENT_DTYPE.itemsize)
+    assert len(np.frombuffer(memory, dtype=EVENT_DTYPE)) == 1
