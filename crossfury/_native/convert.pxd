@@ -92,6 +92,7 @@ cdef extern from "convert/recording.h" nogil:
         uint64_t lines, depth, snapshots, trades, tickers, marks
         uint64_t acks, errors, other, not_market, malformed
         uint64_t stale, gaps, dropped
+        uint64_t other_symbols
     ctypedef struct cf_recording:
         const cf_layout *depth
         const cf_layout *snapshot
@@ -112,6 +113,8 @@ cdef extern from "convert/recording.h" nogil:
         int32_t rule
         int64_t snapshot_id, last_id
         uint64_t line
+        char symbol[32]
+        uint32_t symbol_len
         cf_recording_counts counts
         cf_status bad_status
         uint32_t bad_offset

@@ -405,7 +405,7 @@ cdef class TardisParser:
 
 
 _COUNT_NAMES = ("lines", "depth", "snapshots", "trades", "tickers", "marks", "acks", "errors", "other",
-                "not_market", "malformed", "stale", "gaps", "dropped")
+                "not_market", "malformed", "stale", "gaps", "dropped", "other_symbols")
 
 
 cdef class RecordingParser:
@@ -453,11 +453,12 @@ cdef class RecordingParser:
     def counts(self):
         c = self.r.counts
         values = (c.lines, c.depth, c.snapshots, c.trades, c.tickers, c.marks, c.acks, c.errors, c.other,
-                  c.not_market, c.malformed, c.stale, c.gaps, c.dropped)
+                  c.not_market, c.malformed, c.stale, c.gaps, c.dropped, c.other_symbols)
         out = dict(zip(_COUNT_NAMES, values))
         out["held"] = self.r.n_msgs
         out["state"] = ("waiting", "bridging", "synced")[self.r.sync_state]
         out["rule"] = ("unknown", "range", "prev-id")[self.r.rule]
+        out["symbol"] = self.r.symbol[:self.r.symbol_len].decode("utf-8", "replace")
         return out
 
     def feed(self, data, list bad):

@@ -376,6 +376,10 @@ def _read_recording(files, options: dict, strict: bool, progress: Progress | Non
         feeder.run(path, parser, False, describe)
     counts = parser.counts()
     report.counts = counts
+    if counts["other_symbols"]:
+        log.warning("the recording holds more than one symbol: %d messages name another than %s, the first; "
+                    "they are converted together (a backtest asset is one symbol: convert each symbol's files "
+                    "on their own)", counts["other_symbols"], counts["symbol"])
     if counts["acks"] or counts["errors"]:
         log.info("skipped %d subscription acks and %d error bodies", counts["acks"], counts["errors"])
     if options.get("sync") and counts["held"]:

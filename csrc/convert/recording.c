@@ -13,6 +13,7 @@ void cf_recording_reset(cf_recording *r) {
     r->rule = RULE_UNKNOWN;
     r->snapshot_id = r->last_id = 0;
     r->line = 0;
+    r->symbol_len = 0;
     memset(&r->counts, 0, sizeof r->counts);
     r->bad_status = CF_OK;
     r->bad_offset = 0;
@@ -118,6 +119,18 @@ typedef struct {
     cf_record rec;
 } line_t;
 
+/* Remember the first symbol; count messages naming another (several symbols in one file are converted
+ * together, as hftbacktest does, but the caller warns: a backtest asset is one symbol). */
+static void note_symbol(cf_recording *r, cf_span s) {
+    if (r->symbol_len == 0) {
+        if (s.len == 0 || s.len > sizeof r->symbol) return;
+        memcpy(r->symbol, s.p, s.len);
+        r->symbol_len = s.len;
+    } else if (s.len != r->symbol_len || memcmp(r->symbol, s.p, s.len) != 0) {
+        r->counts.other_symbols++;
+    }
+}
+
 static cf_status decode(line_t *L, const cf_layout *layout) {
     cf_recording *r = L->r;
     cf_status st = cf_decode(layout, L->msg, L->n, &L->rec, r->bids, r->levels_cap, r->asks, r->levels_cap);
@@ -131,6 +144,7 @@ static cf_status decode(line_t *L, const cf_layout *layout) {
         r->bad_offset = L->rec.error_offset;
         return CF_EBADMSG;
     }
+    if (L->rec.present & CF_FIELD_BIT(CF_FIELD_SYMBOL)) note_symbol(r, L->rec.strs[CF_FIELD_SYMBOL]);
     return CF_OK;
 }
 

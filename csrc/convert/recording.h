@@ -47,6 +47,7 @@ typedef struct {
     uint64_t lines, depth, snapshots, trades, tickers, marks;
     uint64_t acks, errors, other, not_market, malformed;
     uint64_t stale, gaps, dropped;  /* sync mode: updates dropped as stale, gaps found, held updates dropped */
+    uint64_t other_symbols;         /* messages naming a symbol other than the first one seen */
 } cf_recording_counts;
 
 typedef struct {
@@ -70,6 +71,8 @@ typedef struct {
     int32_t rule;                /* 0 unknown, 1 range, 2 prev-id */
     int64_t snapshot_id, last_id;
     uint64_t line;               /* number of the last line read */
+    char symbol[32];             /* the first symbol seen (a backtest asset is one symbol) */
+    uint32_t symbol_len;
     cf_recording_counts counts;
     /* after a status other than CF_OK */
     cf_status bad_status;        /* decoder status of the malformed line t->line */

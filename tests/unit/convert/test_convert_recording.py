@@ -197,3 +197,24 @@ def test_recording_agg_trades_only_when_asked(tmp_path):
 def test_recording_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(ConvertError, match="no such file"):
         convert.recording(tmp_path / "nope.gz")
+
+
+def test_recording_of_several_symbols_is_converted_together_and_counted(tmp_path, caplog):
+    # A backtest asset is one symbol: mixing symbols in one conversion is almost always a mistake, so it
+    # is counted and warned about (the events are still those hftbacktest would build).
+    btc, eth = tmp_path / "btc.gz", tmp_path / "eth.gz"
+    write_recording(btc, 300, seed=5, acks=False)
+    with gzip.open(btc, "rb") as f, gzip.open(eth, "wb") as g:
+        for line in f:
+            g.write(line.replace(b"BTCUSDT", b"ETHUSDT").replace(b"btcusdt", b"ethusdt"))
+    report = convert.Report([])
+
+    one = convert.recording([btc], report=report)
+    assert report.counts["symbol"] == "BTCUSDT" and report.counts["other_symbols"] == 0
+
+    report = convert.Report([])
+    with caplog.at_level("WARNING", logger="crossfury.convert"):
+        both = convert.recording([btc, eth], report=report)
+    assert report.counts["other_symbols"] > 0
+    assert len(both) > len(one)
+    assert any("more than one symbol" in r.getMessage() for r in caplog.records)
