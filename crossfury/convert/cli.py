@@ -66,10 +66,6 @@ def _summary(report, output: Path | None, elapsed: float, as_json: bool) -> None
         if c.get("gaps") or c.get("stale") or c.get("held") or c.get("dropped"):
             print(f"sync: {c['gaps']} gaps, {c['stale']} stale updates dropped, {c['held']} held at the end "
                   f"(never bridged), {c['dropped']} dropped from a full hold buffer; state {c['state']}")
-    if report.counts.get("other_symbols"):
-        print(f"warning: {report.counts['other_symbols']} messages name a symbol other than "
-              f"{report.counts['symbol']}, the first; converted together (convert each symbol on its own)",
-              file=sys.stderr)
     if report.dropped_snapshot_rows:
         print(f"{report.dropped_snapshot_rows} snapshot rows at the end of a file dropped (no update after them)")
     if report.malformed:
