@@ -10,30 +10,18 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from decimal import Decimal
-from typing import Any, Awaitable, Callable
 
 import pytest
+from aio_testing import run, until
 
 from crossfury.connectors import create_connector
 from crossfury.core.errors import ConfigError
-from crossfury.events import BookSnapshot, Channel, Kline, MarkPrice, Trade
+from crossfury.events import BookSnapshot, Kline, MarkPrice, Trade
 from crossfury.sim import BinanceSim
 
 EXCHANGE = {"usdm": "binance-usdm", "spot": "binance-spot", "coinm": "binance-coinm"}
 
-
-def run(body: Callable[[], Awaitable[Any]], timeout_s: float = 30.0) -> Any:
-    return asyncio.run(asyncio.wait_for(body(), timeout=timeout_s))
-
-
-async def until(predicate: Callable[[], bool], timeout_s: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 def _exact(levels) -> list[tuple[Decimal, Decimal]]:

@@ -6,11 +6,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import time
-from collections.abc import Awaitable, Callable
 from typing import Any, Self
 
 import pytest
+from aio_testing import run, until
 
 from crossfury.connectors import create_connector
 from crossfury.core.errors import ConfigError, ExchangeError
@@ -21,17 +20,6 @@ KEY, SECRET = "test-key-Zq81", "test-secret-Xv93kd"
 MARKETS = {"usdm": ("binance-usdm", "BTC-USDT-PERP", 0.01), "coinm": ("binance-coinm", "BTC-USD-PERP", 1),
            "papi": ("binance-papi", "BTC-USDT-PERP", 0.01), "spot": ("binance-spot", "BTC-USDT", 0.01)}
 
-
-def run(body: Callable[[], Awaitable[Any]], timeout_s: float = 30.0) -> Any:
-    return asyncio.run(asyncio.wait_for(body(), timeout=timeout_s))
-
-
-async def until(predicate: Callable[[], bool], timeout_s: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 class Session:
