@@ -108,6 +108,9 @@ def test_connector_replaces_a_silent_connection():
                 await until(lambda: _applied(conn, "BTC-USDT-PERP") >= 20)
                 sim.silence(30.0)  # the connection stays open but sends nothing
                 await until(lambda: sum(c["silent_replacements"] for c in conn.health()["connections"]) >= 1, what="replacement")
+                # The book stays valid until the new connection opens, so wait for its own snapshot: the market
+                # is paused below, and a book waiting for its first event would never sync.
+                await until(lambda: conn.health()["books"]["BTC-USDT-PERP"]["snapshots"] == 2, what="a new snapshot")
                 await until(lambda: conn.order_book("BTC-USDT-PERP").valid, what="a valid book again")
                 conn.config.silence_timeout_s = 60.0  # the paused market below is quiet on purpose
                 await assert_books_match(conn, sim, ["BTC-USDT-PERP"])
