@@ -134,8 +134,7 @@ def synthetic(n_messages: int = 200_000, depth: int = 1000, seed: int = 20240719
 def write_stream(stream: Stream, path: Path) -> None:
     """Write the snapshot, then each message, as u32-length-prefixed records."""
     with open(path, "wb") as f:
-        for record in (stream.snapshot, *stream.messages):
-            f.write(_LEN.pack(len(record)) + record)
+        f.writelines(_LEN.pack(len(record)) + record for record in (stream.snapshot, *stream.messages))
 
 
 def read_stream(path: Path) -> tuple[bytes, list[bytes]]:

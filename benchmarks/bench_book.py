@@ -185,7 +185,7 @@ def measure(contender: str, dataset: str, quick: bool, repeat: int) -> dict[str,
 def _child(contender: str, dataset: str, quick: bool, repeat: int) -> dict[str, Any]:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--contender", contender, "--dataset", dataset,
            "--repeat", str(repeat)] + (["--quick"] if quick else [])
-    out = subprocess.run(cmd, capture_output=True, text=True)
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if out.returncode:
         sys.exit(f"{contender} on {dataset} failed (exit {out.returncode}):\n{out.stderr}")
     return json.loads(out.stdout)

@@ -21,7 +21,8 @@ def load_bodies() -> dict[str, list[bytes]]:
                                   b'{"code":2,"msg":"Invalid request: unknown variant","id":3}']}
     info = DATA / "cryptofeed" / "BINANCE_FUTURES.0.gz"
     if info.exists():
-        line = gzip.open(info, "rb").read().split(b"\n")[0]
+        with gzip.open(info, "rb") as f:
+            line = f.read().split(b"\n")[0]
         bodies["exchangeInfo (140 KB)"] = [line.split(b": ", 1)[1].strip()]
     examples = sorted((DATA / "nautilus_trader" / "doc_examples_not_recorded").rglob("*.json"))
     if examples:
@@ -61,7 +62,7 @@ def main() -> None:
             for d in docs:
                 assert parse(d) == json.loads(d), (pname, name)
             n = max(1, 20000 // len(docs) // max(1, sum(map(len, docs)) // 20000))
-            best = min(timeit.repeat(lambda: [parse(d) for d in docs], number=n, repeat=5)) / n
+            best = min(timeit.repeat(lambda parse=parse, docs=docs: [parse(d) for d in docs], number=n, repeat=5)) / n
             row[pname] = best
         results[name] = row
     print(f"Python {sys.version.split()[0]}; seconds per pass over each set, best of 5; ratio vs json.loads\n")

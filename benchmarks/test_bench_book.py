@@ -13,7 +13,6 @@ import functools
 from typing import Any
 
 import pytest
-
 from _book_inputs import Dataset, book_result, final_book, load, usdm_missing
 from bench_book import CONTENDERS, DATASETS, TOP_N
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from crossfury.connectors import Connector, create_connector
 from crossfury.core.errors import CrossfuryError
@@ -51,7 +52,7 @@ async def record(exchange: str, symbols: Iterable[str], out_dir: str | Path, *, 
             await conn.subscribe(list(symbols), list(channels))
             try:
                 await asyncio.wait_for(stop.wait(), duration_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             health = conn.health()
     finally:

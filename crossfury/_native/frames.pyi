@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from picows import WSFrame, WSListener, WSTransport
 

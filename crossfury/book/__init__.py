@@ -13,8 +13,9 @@ grid inferred from the text when the sizes are not given. They come out as float
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -77,7 +78,7 @@ class BookTop(NamedTuple):
     valid: bool
 
 
-def _size_text(size: str | int | float | Decimal | None) -> str | None:
+def _size_text(size: str | float | Decimal | None) -> str | None:
     """Decimal text of a tick or lot size; floats go through their shortest repr (0.1 -> "0.1")."""
     if size is None or isinstance(size, str):
         return size

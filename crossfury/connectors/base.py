@@ -12,7 +12,8 @@ from __future__ import annotations
 import abc
 import asyncio
 import collections
-from typing import Any, AsyncIterator, Callable, Iterable, NamedTuple
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any, NamedTuple
 
 from crossfury.events import Channel, Message, Trade
 from crossfury.exchanges.spec import Instrument

@@ -18,8 +18,9 @@ import dataclasses
 import itertools
 import logging
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import aiohttp
 
@@ -75,8 +76,8 @@ class ConnectorConfig:
 class _Book:
     """One symbol's local book and its counters."""
 
-    __slots__ = ("inst", "book", "partial", "task", "gaps", "malformed", "snapshots", "crossed", "local_ts",
-                 "snapshot_errors", "invalidations", "route")
+    __slots__ = ("book", "crossed", "gaps", "inst", "invalidations", "local_ts", "malformed", "partial", "route",
+                 "snapshot_errors", "snapshots", "task")
 
     def __init__(self, inst: Instrument, book: SyncedBook, partial: bool):
         self.inst = inst
@@ -341,7 +342,7 @@ class Connector(ExchangeConnector):
             if channel is Channel.TRADES:
                 self._trades.setdefault(inst.symbol, collections.deque(maxlen=self.config.trade_ring))
             normalize = self.spec.normalizers[channel]
-            handler = lambda p, ts, n=normalize, i=inst, c=channel: self._on_data(n, i, c, p, ts)  # noqa: E731
+            handler = lambda p, ts, n=normalize, i=inst, c=channel: self._on_data(n, i, c, p, ts)
         self._routes[stream.encode()] = _Route(stream, channel, inst, conn, handler, inst.native.lower())
 
     def _drop_route(self, stream: str) -> None:
@@ -383,7 +384,7 @@ class Connector(ExchangeConnector):
     async def _wait_open(self, conn: _Connection) -> None:
         try:
             await asyncio.wait_for(conn.opened.wait(), self.config.control_timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise ExchangeError(f"{self.name}: connection {conn.id} to {self.spec.ws_url}{conn.path} did not open "
                                 f"within {self.config.control_timeout_s:g} s (still retrying)") from None
 
@@ -447,7 +448,7 @@ class Connector(ExchangeConnector):
         try:
             conn.ws.send_text(make(streams, request_id))  # type: ignore[union-attr]
             reply = await asyncio.wait_for(fut, self.config.control_timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise ExchangeError(f"{self.name}: no reply to request {request_id} within "
                                 f"{self.config.control_timeout_s:g} s") from None
         finally:
@@ -601,7 +602,7 @@ class Connector(ExchangeConnector):
                 except RateLimitError:
                     await asyncio.sleep(max(0.05, self.limiter.banned_until - time.monotonic()))
                     continue
-                except (ExchangeError, aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+                except (TimeoutError, ExchangeError, aiohttp.ClientError, OSError) as exc:
                     b.snapshot_errors += 1
                     delay = backoff.next_delay()
                     log.warning("%s %s: snapshot request failed (%s); retrying in %.2f s", self.name, b.inst.symbol,

@@ -322,7 +322,7 @@ class _Walk:
             self.ws()
             if self.peek() != '"':
                 _fail("json", f"expected a key at {self.i}")
-            key, raw = self.string()
+            key, _raw = self.string()
             if not self.accept(":"):
                 _fail("json", f"expected ':' at {self.i}")
             self.ws()

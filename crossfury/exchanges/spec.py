@@ -9,8 +9,9 @@ non-book message mapping). Variants of one exchange share fields through ``datac
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from crossfury.decode import Layout

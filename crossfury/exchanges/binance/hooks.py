@@ -83,7 +83,7 @@ def _normalised_symbol(base: str, quote: str, contract_type: str | None, deliver
         return f"{base}-{quote}-PERP", MarketType.PERPETUAL
     import datetime as _dt
 
-    expiry = _dt.datetime.fromtimestamp((delivery_ms or 0) / 1000, _dt.timezone.utc).strftime("%y%m%d")
+    expiry = _dt.datetime.fromtimestamp((delivery_ms or 0) / 1000, _dt.UTC).strftime("%y%m%d")
     return f"{base}-{quote}-{expiry}", MarketType.FUTURES
 
 
