@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""Raw Binance USD-M depth streams for the decode benchmark: a real recording and a synthetic stream.
+"""Raw Binance USD-M depth streams for the decode benchmark: real recordings and a synthetic stream.
 
 A stream is a REST depth snapshot body and the combined-stream depthUpdate messages that follow it, as the
 exact bytes the exchange sent. ``write_stream`` stores one as length-prefixed records (u32 little endian,
@@ -17,7 +17,10 @@ from pathlib import Path
 import numpy as np
 
 DATA_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "hftbacktest" / "usdm"
+# Two real BTCUSDT recordings, each a snapshot and the gapless depth stream after it over two UTC days:
+# July 2024 (about 44 level updates a message) and April 2023 (about 23, `@depth@0ms`).
 USDM_FILES = ("btcusdt_20240718.gz", "btcusdt_20240719.gz")
+USDM_2023_FILES = ("btcusdt_20230404.dat.gz", "btcusdt_20230405.dat.gz")
 _LEN = struct.Struct("<I")
 
 
@@ -31,37 +34,37 @@ class Stream:
         return sum(len(d["b"]) + len(d["a"]) for d in (json.loads(m)["data"] for m in self.messages))
 
 
-def usdm_missing(data_dir: Path = DATA_DIR) -> str | None:
+def usdm_missing(data_dir: Path = DATA_DIR, files: tuple[str, ...] = USDM_FILES) -> str | None:
     """Say which recording files are absent, or return None when the real stream can load."""
-    missing = [str((data_dir / f).resolve()) for f in USDM_FILES if not (data_dir / f).is_file()]
+    missing = [str((data_dir / f).resolve()) for f in files if not (data_dir / f).is_file()]
     return f"recorded data not found: {', '.join(missing)}" if missing else None
 
 
-def usdm(data_dir: Path = DATA_DIR) -> Stream:
+def usdm(data_dir: Path = DATA_DIR, files: tuple[str, ...] = USDM_FILES) -> Stream:
     """The BTCUSDT USD-M recording: its REST snapshot and the depth messages from the one bridging it on.
 
     The recorder logs "<ts> <raw json>" lines. The snapshot's REST reply arrives after the stream has
     started, so the bridging event (U <= lastUpdateId <= u) is logged just before the snapshot line; the
     stale events before it (u < lastUpdateId) are dropped, as a client drops them.
     """
-    if missing := usdm_missing(data_dir):
+    if missing := usdm_missing(data_dir, files):
         raise FileNotFoundError(missing)
     snapshot, messages = None, []
-    for name in USDM_FILES:
+    for name in files:
         with gzip.open(data_dir / name, "rb") as f:
             for line in f:
                 body = line.split(b" ", 1)[1].rstrip(b"\r\n")
                 if body.startswith(b'{"lastUpdateId"'):
                     if snapshot is not None:
-                        raise ValueError(f"more than one depth snapshot in {', '.join(USDM_FILES)}")
+                        raise ValueError(f"more than one depth snapshot in {', '.join(files)}")
                     snapshot = body
                 elif b"@depth" in body[:64]:
                     messages.append(body)
     if snapshot is None:
-        raise ValueError(f"no REST depth snapshot in {data_dir / USDM_FILES[0]}")
+        raise ValueError(f"no REST depth snapshot in {data_dir / files[0]}")
     last_id = json.loads(snapshot)["lastUpdateId"]
     messages = [m for m in messages if json.loads(m)["data"]["u"] >= last_id]
-    return Stream(f"usdm-btcusdt ({', '.join(USDM_FILES)})", snapshot, messages)
+    return Stream(f"usdm-btcusdt ({', '.join(files)})", snapshot, messages)
 
 
 def _px(ticks: int) -> str:  # 0.1 tick, written with two decimals as Binance USD-M does: "63943.90"

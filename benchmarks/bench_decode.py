@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: MIT
 """Raw depth messages to a synced book: crossfury's C decoder and fused path against Python peers and C++.
 
-Run ``python benchmarks/bench_decode.py [--quick] [--json OUT]``. On a real USD-M BTCUSDT recording and on
-a synthetic stream (``_decode_inputs``), all written once to a length-prefixed file that every contender
+Run ``python benchmarks/bench_decode.py [--quick] [--json OUT]``. On two real USD-M BTCUSDT recordings
+(July 2024, ~44 level updates a message; April 2023, ~23) and on a synthetic stream (``_decode_inputs``), all written once to a length-prefixed file that every contender
 reads, it measures two steps, each contender in its own subprocess (``--contender NAME --input FILE``),
 best of ``--repeat`` runs (more for fast contenders, up to 1 s of runs), garbage collector off in the timed
 loop:
@@ -38,7 +38,8 @@ from typing import Any
 
 import msgspec
 
-from _decode_inputs import read_stream, reference_best, synthetic, usdm, usdm_missing, write_stream
+from _decode_inputs import (USDM_2023_FILES, USDM_FILES, read_stream, reference_best, synthetic, usdm, usdm_missing,
+                            write_stream)
 
 TICK_SIZE, LOT_SIZE = "0.1", "0.001"  # Binance USD-M BTCUSDT; the synthetic stream uses the same grid
 FLOOR_SRC = Path(__file__).resolve().parent / "native_floor" / "floor.cpp"
@@ -464,10 +465,13 @@ def main() -> None:
 
     load_start = os.getloadavg()
     n_synthetic = 20_000 if args.quick else 200_000
-    loaders: dict[str, Callable] = {"usdm": usdm, "synthetic": lambda: synthetic(n_synthetic)}
-    if missing := usdm_missing():
-        print(f"bench_decode: skipping the real USD-M dataset: {missing}", file=sys.stderr)
-        del loaders["usdm"]
+    loaders: dict[str, Callable] = {}
+    for name, files in (("usdm", USDM_FILES), ("usdm-2023", USDM_2023_FILES)):
+        if missing := usdm_missing(files=files):
+            print(f"bench_decode: skipping a real USD-M dataset: {missing}", file=sys.stderr)
+        else:
+            loaders[name] = lambda files=files: usdm(files=files)
+    loaders["synthetic"] = lambda: synthetic(n_synthetic)
     report: dict[str, Any] = {"python": sys.version.split()[0], "repeat": args.repeat, "datasets": []}
     errors: list[str] = []
     with tempfile.TemporaryDirectory(prefix="bench_decode-") as tmp:
