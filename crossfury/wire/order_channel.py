@@ -39,12 +39,18 @@ class Reply:
 
     def header(self, name: str, default: str | None = None) -> str | None:
         """Return the value of header ``name`` (lower-case), or ``default``."""
-        i = self._head.find(f"\r\n{name.lower()}:")
-        if i < 0:
-            return default
-        i += len(name) + 3
-        j = self._head.find("\r\n", i)
-        return self._head[i:j if j >= 0 else None].strip()
+        value = _header_value(self._head, f"\r\n{name.lower()}:")
+        return default if value is None else value
+
+
+def _header_value(head: str, needle: str) -> str | None:
+    """Return the value of the header line ``needle`` (``"\\r\\nname:"``, lower-case) starts in ``head``, or None."""
+    i = head.find(needle)
+    if i < 0:
+        return None
+    i += len(needle)
+    j = head.find("\r\n", i)
+    return head[i:j if j >= 0 else None].strip()
 
 
 class _Conn(asyncio.Protocol):
@@ -202,17 +208,17 @@ def _parse(buf: bytearray, head_only: bool, eof: bool) -> tuple[Reply, bool] | N
     except ValueError:
         raise ConnectionError(f"not an HTTP reply: {head[:80]!r}") from None
     reply = Reply(status, head, b"")
-    keep = version == "http/1.1" and reply.header("connection") != "close"
+    keep = version == "http/1.1" and _header_value(head, "\r\nconnection:") != "close"
     start = end + 4
     if head_only or status in (204, 304) or 100 <= status < 200:
         return reply, keep
-    if "chunked" in (reply.header("transfer-encoding") or ""):
+    if "chunked" in (_header_value(head, "\r\ntransfer-encoding:") or ""):
         body = _dechunk(buf, start)
         if body is None:
             return None
         reply.body = body
         return reply, keep
-    length_text = reply.header("content-length")
+    length_text = _header_value(head, "\r\ncontent-length:")
     if length_text is not None:
         try:
             length = int(length_text)

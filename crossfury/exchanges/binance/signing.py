@@ -33,15 +33,16 @@ def encode_params(params: Mapping[str, object] | Iterable[tuple[str, object]]) -
     client ids: nearly all of them) skip the quoting, which was the largest cost of building an order.
     """
     items = params.items() if isinstance(params, Mapping) else params
-    return "&".join(f"{_quote(k)}={_quote(('true' if v else 'false') if isinstance(v, bool) else str(v))}"
-                    for k, v in items if v is not None)
+    parts = []
+    for k, v in items:  # a plain loop: half the cost of a generator of f-strings calling a helper twice
+        if v is None:
+            continue
+        text = v if type(v) is str else ("true" if v else "false") if isinstance(v, bool) else str(v)
+        parts.append(f"{k if _unreserved(k) else quote_plus(k)}={text if _unreserved(text) else quote_plus(text)}")
+    return "&".join(parts)
 
 
-_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
-
-
-def _quote(text: str) -> str:
-    return text if _UNRESERVED.issuperset(text) else quote_plus(text)
+_unreserved = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~").issuperset
 
 
 def signed_query(secret: Secret | str, params: Mapping[str, object]) -> str:

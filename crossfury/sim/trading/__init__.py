@@ -86,7 +86,7 @@ class SimTrading(MatchingEngine, RestEndpoints, UserStreams):
         self.order_limits = {"10S": (10.0, order_limit_10s or (300 if self.futures else 100)),
                              long_unit: (60.0 if self.futures else 86400.0,
                                          order_limit_long or (1200 if self.futures else 200_000))}
-        self._order_times: deque[float] = deque()
+        self._order_times: dict[str, deque[float]] = {}  # limit unit -> times of the orders in its window
         # faults
         self.drop_events = 0
         self.ack_delay: tuple[float, int] = (0.0, 0)

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import secrets as _random
 import time
+from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -118,19 +119,24 @@ class RestEndpoints:
         self.sim.add_rest_route(method, path, serve, weight)
 
     def _count_order(self) -> dict[str, str]:
+        # One deque of order times per limit, each trimmed to its own window: the count is its length, so an
+        # order costs the same however many the account sent in the last minute (a scan grew with them).
         now = time.monotonic()
-        q = self._order_times
-        longest = max(w for w, _ in self.order_limits.values())
-        while q and q[0] <= now - longest:
-            q.popleft()
-        headers = {}
+        headers, counted = {}, []
         for unit, (window, limit) in self.order_limits.items():
-            used = sum(1 for t in q if t > now - window)
-            if used >= limit:
+            q = self._order_times.get(unit)
+            if q is None:
+                q = self._order_times[unit] = deque()
+            horizon = now - window
+            while q and q[0] <= horizon:
+                q.popleft()
+            if len(q) >= limit:
                 raise ApiError(429, -1015, f"Too many new orders; current limit is {limit} orders per "
                                            f"{'TEN_SECONDS' if unit == '10S' else 'MINUTE' if unit == '1M' else 'DAY'}.")
-            headers[f"X-MBX-ORDER-COUNT-{unit}"] = str(used + 1)
-        q.append(now)
+            headers[f"X-MBX-ORDER-COUNT-{unit}"] = str(len(q) + 1)
+            counted.append(q)
+        for q in counted:  # only an accepted order counts
+            q.append(now)
         return headers
 
     def add_routes(self) -> None:
