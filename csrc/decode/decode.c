@@ -722,11 +722,11 @@ static cf_status read_field(scan_t *S, cf_field f, int depth) {
         }
         break;
     default: /* KIND_INT: a JSON integer, or a string holding one (some venues quote ids) */
-        if (peek(S) == '"') {
+        if (CF_LIKELY(plain_int(S, &rec->ints[f]))) {
+            st = CF_OK;
+        } else if (peek(S) == '"') {
             st = scan_string(S, &span, &flag);
             if (st == CF_OK) st = flag ? CF_ETYPE : cf_decode_int(span.p, span.len, &rec->ints[f]);
-        } else if (CF_LIKELY(plain_int(S, &rec->ints[f]))) {
-            st = CF_OK;
         } else if (peek(S) == '-' || (peek(S) >= '0' && peek(S) <= '9')) {
             st = scan_number(S, &span, &flag);
             if (st == CF_OK) st = flag ? cf_decode_int(span.p, span.len, &rec->ints[f]) : CF_ETYPE;
@@ -837,6 +837,14 @@ static inline int plain_key(scan_t *S, cf_span *key) {
 #ifdef CF_DECODE_FAST
     const char *s = S->s + S->i;
     if (S->n - S->i < 10 || s[0] != '"') return 0;
+    if (s[2] == '"') { /* one byte, as most keys on Binance: compared, not scanned */
+        unsigned c = (unsigned char)s[1];
+        if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || s[3] != ':') return 0;
+        key->p = s + 1;
+        key->len = 1;
+        S->i += 4;
+        return 1;
+    }
     uint64_t w;
     memcpy(&w, s + 1, 8);
     uint64_t stops = swar_string_stops(w);
@@ -916,7 +924,7 @@ static cf_status scan_object(scan_t *S, int depth) {
              * keys, so taking it here changes no result. */
             const cf_layout_key *expected = &S->layout->keys[S->next_key];
             if (CF_LIKELY(S->next_key < S->layout->n_keys && expected->name[0] == key.p[0] &&
-                          key_is(key, expected->name))) {
+                          (key.len == 1 ? expected->name[1] == '\0' : key_is(key, expected->name)))) {
                 S->next_key++;
                 field = (int)expected->field;
                 st = CF_OK;
