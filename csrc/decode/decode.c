@@ -177,14 +177,40 @@ static cf_status scan_string(scan_t *S, cf_span *out, int *escaped) {
     return CF_OK;
 }
 
+#if defined(__SSE2__) && defined(CF_DECODE_FAST)
+#define CF_STRING_SSE2 1
+/* Bit k set when p[k] is a byte a string scan must look at ('"', '\\', a control or non-ASCII byte), for
+ * the 16 bytes at p: five vector operations where the eight-byte form takes some twenty per eight bytes. */
+static inline uint32_t string_stops16(const char *p) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    /* signed: bytes >= 0x80 are negative, so one comparison finds control and non-ASCII bytes */
+    __m128i stops = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+                                 _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                              _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+    return (uint32_t)_mm_movemask_epi8(stops);
+}
+#endif
+
 /* A string at S->i (the opening quote) with no escape, control or non-ASCII byte, as exchanges write names
- * and event types: 1 with the span scan_string would give and S->i past the closing quote, read eight bytes
- * at a time; 0 and nothing consumed for anything else (scan_string then reads it). */
+ * and event types: 1 with the span scan_string would give and S->i past the closing quote, read 16 (or 8)
+ * bytes at a time; 0 and nothing consumed for anything else (scan_string then reads it). */
 static inline int plain_string(scan_t *S, cf_span *out) {
 #ifdef CF_DECODE_FAST
     const char *s = S->s;
-    size_t start = S->i + 1;
-    for (size_t i = start; i + 8 <= S->n; i += 8) {
+    size_t start = S->i + 1, i = start;
+#ifdef CF_STRING_SSE2
+    for (; i + 16 <= S->n; i += 16) {
+        uint32_t stops = string_stops16(s + i);
+        if (!stops) continue;
+        size_t end = i + (size_t)__builtin_ctz(stops);
+        if (s[end] != '"') return 0;
+        out->p = s + start;
+        out->len = (uint32_t)(end - start);
+        S->i = end + 1;
+        return 1;
+    }
+#endif
+    for (; i + 8 <= S->n; i += 8) {
         uint64_t w;
         memcpy(&w, s + i, 8);
         uint64_t stops = swar_string_stops(w);
@@ -829,10 +855,10 @@ static int lookup(scan_t *S, cf_span key) {
     return -1;
 }
 
-/* A key as exchanges write it, at S->i: "<1 to 7 plain bytes>": with no whitespace. Plain bytes (no
- * escape, control or non-ASCII byte) are the key's value, so this reads what the general path reads: 1 with
- * *key set and S->i just past the colon, as scan_member leaves it before its whitespace skip; 0 and nothing
- * consumed for anything else (an escape, whitespace, a key of 8 bytes or more), which scan_member reads. */
+/* A key as exchanges write it, at S->i: "<1 to 7 (15 with SSE2) plain bytes>": with no whitespace. Plain
+ * bytes (no escape, control or non-ASCII byte) are the key's value, so this reads what the general path
+ * reads: 1 with *key set and S->i just past the colon, as scan_member leaves it before its whitespace skip;
+ * 0 and nothing consumed for anything else (an escape, whitespace, a longer key), which scan_member reads. */
 static inline int plain_key(scan_t *S, cf_span *key) {
 #ifdef CF_DECODE_FAST
     const char *s = S->s + S->i;
@@ -845,11 +871,21 @@ static inline int plain_key(scan_t *S, cf_span *key) {
         S->i += 4;
         return 1;
     }
-    uint64_t w;
-    memcpy(&w, s + 1, 8);
-    uint64_t stops = swar_string_stops(w);
-    if (!stops) return 0;
-    uint32_t len = (uint32_t)__builtin_ctzll(stops) >> 3;
+    uint32_t len;
+#ifdef CF_STRING_SSE2
+    if (CF_LIKELY(S->n - S->i >= 18)) { /* up to 15 bytes ("lastUpdateId" too) */
+        uint32_t stops = string_stops16(s + 1);
+        if (!stops) return 0;
+        len = (uint32_t)__builtin_ctz(stops);
+    } else
+#endif
+    {
+        uint64_t w;
+        memcpy(&w, s + 1, 8);
+        uint64_t stops = swar_string_stops(w);
+        if (!stops) return 0;
+        len = (uint32_t)__builtin_ctzll(stops) >> 3;
+    }
     if (len == 0 || s[1 + len] != '"' || s[2 + len] != ':') return 0;
     key->p = s + 1;
     key->len = len;
