@@ -1017,10 +1017,14 @@ cf_status cf_decode(const cf_layout *layout, const char *msg, size_t len, cf_rec
         rec->error_field = __builtin_ctz(missing);
         return CF_EMISSING;
     }
-    if (layout->event && (rec->present & CF_FIELD_BIT(CF_FIELD_EVENT)) &&
-        !key_is(rec->strs[CF_FIELD_EVENT], layout->event)) {
-        rec->error_field = CF_FIELD_EVENT;
-        return CF_ETYPE;
+    /* The event's text holds no escape (read_field refuses one) and so no NUL: strncmp stops at the end of
+     * the shorter of the two, and the library's word-wise compare beats key_is's byte loop on "depthUpdate". */
+    if (layout->event && (rec->present & CF_FIELD_BIT(CF_FIELD_EVENT))) {
+        cf_span event = rec->strs[CF_FIELD_EVENT];
+        if (strncmp(layout->event, event.p, event.len) != 0 || layout->event[event.len] != '\0') {
+            rec->error_field = CF_FIELD_EVENT;
+            return CF_ETYPE;
+        }
     }
     return CF_OK;
 }
