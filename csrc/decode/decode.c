@@ -180,7 +180,7 @@ static cf_status scan_string(scan_t *S, cf_span *out, int *escaped) {
 #if defined(__SSE2__) && defined(CF_DECODE_FAST)
 #define CF_STRING_SSE2 1
 /* Bit k set when p[k] is a byte a string scan must look at ('"', '\\', a control or non-ASCII byte), for
- * the 16 bytes at p: five vector operations where the eight-byte form takes some twenty per eight bytes. */
+ * the 16 bytes at p: six vector operations where the eight-byte form takes some twenty per eight bytes. */
 static inline uint32_t string_stops16(const char *p) {
     __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
     /* signed: bytes >= 0x80 are negative, so one comparison finds control and non-ASCII bytes */
