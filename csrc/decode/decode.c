@@ -903,7 +903,7 @@ static cf_status scan_object(scan_t *S, int depth);
 /* What a member's key (S->i at its value, past any whitespace) means: a layout key sets *field and leaves
  * S->i at its value for read_field; the envelope's keys read their value; any other member is read whole
  * (*field = -1). */
-static cf_status member_value(scan_t *S, int depth, cf_span key, int *field) {
+static inline cf_status member_value(scan_t *S, int depth, cf_span key, int *field) {
     const cf_layout *layout = S->layout;
     int esc;
     /* With envelope_first, no layout key can be named like these two, so the order changes no result; it
