@@ -1,15 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* Differential test of cf_decode's fast paths (eight-byte strings, integers and decimals; SSE2 level
- * windows) against the same decoder built with its general byte-wise scanner only (decode_general.c).
+/* Differential test of cf_decode's fast paths (keys and strings 8 or 16 bytes at a time, integers and
+ * decimals 8; SSE2 level windows) against the same decoder built with its general byte-wise scanner only
+ * (decode_general.c).
  * Depth messages are generated with values near the edges of each fast path: decimals of 0 to 12 digits,
  * with and without dots, signs, trailing zeros, junk bytes and escapes; integers of 1 to 20 digits; keys
  * and strings with escapes, backslashes and UTF-8; whitespace anywhere; levels with extra elements; runs
  * of levels long enough that some lie in a 32-byte window and some in the message's tail; header members
  * shuffled, missing, repeated or unknown, under layouts that predict the key order right or wrong and look
  * the envelope's keys up first or last; then, often, one byte changed or the message truncated. A real
- * event is also cut at every byte and changed at every byte (header_edges). Each message is copied into a heap block of exactly its
- * length, so ASan reports any read past it. Both builds must return the same status, error offset and
- * field, fields, spans, counts and level values.
+ * event is also cut at every byte and changed at every byte (header_edges). Each message is copied into a
+ * heap block of exactly its length, so ASan reports any read past it. Both builds must return the same
+ * status, error offset and field, fields, spans, counts and level values.
  * Usage: test_decode_fast_paths [iterations] [seed]. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -336,11 +337,12 @@ static void check_copy(const char *text, size_t n) {
  * and every byte replaced by each of the bytes that change how a header is read: each under each layout. */
 static long header_edges(void) {
     static const char REAL[] =
-        "{\"stream\":\"btcusdt@depth@0ms\",\"data\":{\"e\":\"depthUpdate\",\"E\":1680652700594,\"T\":1680652700586,"
-        "\"s\":\"BTCUSDT\",\"U\":2710246765373,\"u\":2710246765597,\"pu\":2710246765326,\"b\":[[\"28018.90\",\"0.080\"]],"
-        "\"a\":[[\"28080.20\",\"1.5\"]]}}";
+        "{\"stream\":\"btcusdt@depth@0ms\",\"data\":{\"e\":\"depthUpdate\",\"E\":1680652700594,"
+        "\"T\":1680652700586,\"s\":\"BTCUSDT\",\"U\":2710246765373,\"u\":2710246765597,"
+        "\"pu\":2710246765326,\"b\":[[\"28018.90\",\"0.080\"]],\"a\":[[\"28080.20\",\"1.5\"]]}}";
     static const char INSERTS[] = {' ', '\n'};
-    static const char REPLACEMENTS[] = {'"', '\\', ':', ',', '}', '{', '[', '0', '9', 'a', '.', 'e', (char)0x80, 0x1f, 0};
+    static const char REPLACEMENTS[] = {'"', '\\', ':', ',', '}', '{', '[', '0',
+                                        '9', 'a', '.', 'e', (char)0x80, 0x1f, 0};
     const size_t n = sizeof REAL - 1;
     char text[sizeof REAL + 1];
     long checked = 0;
