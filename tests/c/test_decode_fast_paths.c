@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* Differential test of cf_decode's fast paths (eight-byte strings, integers and decimals; SSE2 level
- * windows) against the same decoder built with its general byte-wise scanner only (decode_general.c).
+/* Differential test of cf_decode's fast paths (keys and strings 8 or 16 bytes at a time, integers and
+ * decimals 8; SSE2 level windows) against the same decoder built with its general byte-wise scanner only
+ * (decode_general.c).
  * Depth messages are generated with values near the edges of each fast path: decimals of 0 to 12 digits,
  * with and without dots, signs, trailing zeros, junk bytes and escapes; integers of 1 to 20 digits; keys
  * and strings with escapes, backslashes and UTF-8; whitespace anywhere; levels with extra elements; runs
- * of levels long enough that some lie in a 32-byte window and some in the message's tail; then, often,
- * one byte changed or the message truncated. Each message is copied into a heap block of exactly its
- * length, so ASan reports any read past it. Both builds must return the same status, error offset and
- * field, fields, spans, counts and level values.
+ * of levels long enough that some lie in a 32-byte window and some in the message's tail; header members
+ * shuffled, missing, repeated or unknown, under layouts that predict the key order right or wrong and look
+ * the envelope's keys up first or last; then, often, one byte changed or the message truncated. A real
+ * event is also cut at every byte and changed at every byte (header_edges). Each message is copied into a
+ * heap block of exactly its length, so ASan reports any read past it. Both builds must return the same
+ * status, error offset and field, fields, spans, counts and level values.
  * Usage: test_decode_fast_paths [iterations] [seed]. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +31,19 @@ static const cf_layout DEPTH = {DEPTH_KEYS, 9,
                                 REQ(CF_FIELD_FIRST_ID) | REQ(CF_FIELD_LAST_ID) | REQ(CF_FIELD_BIDS) |
                                     REQ(CF_FIELD_ASKS),
                                 "depthUpdate", "data", "stream", 1};
+
+/* The same keys with the envelope's keys looked up after the layout's (as when a layout key could shadow
+ * them), and listed in another order (the predicted next key is then often wrong). */
+static const cf_layout DEPTH_KEYS_FIRST = {DEPTH_KEYS, 9, REQ(CF_FIELD_FIRST_ID) | REQ(CF_FIELD_LAST_ID),
+                                           "depthUpdate", "data", "stream", 0};
+static const cf_layout_key REORDERED_KEYS[] = {
+    {"b", CF_FIELD_BIDS},   {"pu", CF_FIELD_PREV_ID}, {"s", CF_FIELD_SYMBOL}, {"a", CF_FIELD_ASKS},
+    {"u", CF_FIELD_LAST_ID}, {"e", CF_FIELD_EVENT},   {"T", CF_FIELD_TRANSACT_TS}, {"U", CF_FIELD_FIRST_ID},
+    {"E", CF_FIELD_EXCH_TS}};
+static const cf_layout REORDERED = {REORDERED_KEYS, 9, REQ(CF_FIELD_BIDS) | REQ(CF_FIELD_ASKS), "depthUpdate",
+                                    "data", "stream", 1};
+static const cf_layout *const LAYOUTS[] = {&DEPTH, &DEPTH, &DEPTH, &DEPTH_KEYS_FIRST, &REORDERED};
+static const cf_layout *layout;
 
 #define MAX_MSG 16384
 #define MAX_LEVELS 160
@@ -121,15 +137,27 @@ static void put_int(void) {
 
 static void put_key(const char *key) {
     put_char('"');
-    if (one_in(30) && key[0] >= 'a') { /* the same key, escaped */
+    if (one_in(30)) { /* the same key with one of its bytes escaped */
+        size_t at = below(strlen(key));
         char esc[8];
-        snprintf(esc, sizeof esc, "\\u%04x", (unsigned)key[0]);
-        put(esc);
-        put(key + 1);
+        snprintf(esc, sizeof esc, "\\u%04x", (unsigned)key[at]);
+        for (size_t k = 0; key[k]; k++) {
+            if (k == at) put(esc);
+            else put_char(key[k]);
+        }
     } else {
         put(key);
     }
     put_char('"');
+}
+
+/* A key, its colon and maybe whitespace around them. */
+static void put_member_key(const char *key) {
+    maybe_ws();
+    put_key(key);
+    maybe_ws();
+    put_char(':');
+    maybe_ws();
 }
 
 static void put_string_value(const char *text) {
@@ -141,60 +169,112 @@ static void put_string_value(const char *text) {
     put_char('"');
 }
 
+static void put_int_value(void) {
+    if (one_in(25)) {
+        put_char('"');
+        put_int();
+        put_char('"');
+    } else {
+        put_int();
+    }
+}
+
+/* The depth event's members, each built in buf and then moved into place: usually in the layout's order,
+ * sometimes shuffled, with a member missing or repeated, a look-alike key ("p", "pux"), a key of 8 or 16+
+ * bytes, or an unknown member, so that the predicted-key path misses and the general path takes over. */
+enum { N_MEMBERS = 10 };
+
+static void put_member(int which) {
+    static const char *INT_KEYS[] = {"E", "T", "U", "u", "pu"};
+    static const char *ODD_KEYS[] = {"p", "pux", "u", "E", "Ex", "EEEEEEEE", "uuuuuuuuuuu", "uuuuuuuuuuuuuuuuu"};
+    switch (which) {
+    case 0:
+        put_member_key("e");
+        put_string_value("depthUpdate");
+        break;
+    case 6:
+        put_member_key("s");
+        put_string_value("BTCUSDT");
+        break;
+    case 7:
+        put_member_key("b");
+        put_levels();
+        break;
+    case 8:
+        put_member_key("a");
+        put_levels();
+        break;
+    case 9:
+        put_member_key(one_in(3) ? "stream" : "unknown");
+        put("{\"x\":[1,\"a\\\"b\",true]}");
+        break;
+    default:
+        put_member_key(one_in(40) ? ODD_KEYS[below(8)] : INT_KEYS[which - 1]);
+        put_int_value();
+        break;
+    }
+}
+
 static void build(void) {
+    static char member_text[N_MEMBERS + 2][MAX_MSG];
+    static size_t member_len[N_MEMBERS + 2];
+    int order[N_MEMBERS + 2], n_members = 9;
+    len = 0;
+    layout = LAYOUTS[below(5)];
+    for (int k = 0; k < n_members; k++) order[k] = k;
+    if (one_in(10)) order[n_members++] = 9; /* an unknown member */
+    if (one_in(12)) order[n_members++] = (int)below(9); /* a repeated one */
+    if (one_in(12)) { /* one missing */
+        n_members--;
+        order[below((size_t)n_members + 1)] = order[n_members];
+    }
+    if (one_in(8)) { /* some swapped */
+        for (int k = 0; k < 1 + (int)below(4); k++) {
+            size_t a = below((size_t)n_members), b = below((size_t)n_members);
+            int t = order[a];
+            order[a] = order[b];
+            order[b] = t;
+        }
+    }
+    for (int k = 0; k < n_members; k++) {
+        len = 0;
+        put_member(order[k]);
+        memcpy(member_text[k], buf, len);
+        member_len[k] = len;
+    }
     len = 0;
     int envelope = !one_in(4);
     if (envelope) {
         put("{");
-        put_key("stream");
-        put(":");
-        put_string_value("btcusdt@depth@0ms");
-        put(",\"data\":");
-    }
-    put("{");
-    put_key("e");
-    put(":");
-    put_string_value("depthUpdate");
-    /* Usually in the layout's order (the expected-key fast path), sometimes swapped, a look-alike ("p",
-     * "pux"), a key of 8+ bytes or a duplicate, so that the general key path takes over. */
-    const char *int_keys[] = {"E", "T", "U", "u", "pu"};
-    static const char *ODD_KEYS[] = {"p", "pux", "u", "E", "Ex", "EEEEEEEE", "uuuuuuuuuuu"};
-    if (one_in(8)) {
-        size_t a = below(5), b = below(5);
-        const char *t = int_keys[a];
-        int_keys[a] = int_keys[b];
-        int_keys[b] = t;
-    }
-    if (one_in(10)) int_keys[below(5)] = ODD_KEYS[below(7)];
-    for (int k = 0; k < 5; k++) {
-        put(",");
-        maybe_ws();
-        put_key(int_keys[k]);
-        put(":");
-        maybe_ws();
-        if (one_in(25)) {
-            put_char('"');
-            put_int();
-            put_char('"');
+        if (one_in(10)) { /* the data first */
+            put_member_key("data");
         } else {
-            put_int();
+            put_member_key("stream");
+            put_string_value("btcusdt@depth@0ms");
+            maybe_ws();
+            put(",");
+            put_member_key("data");
         }
     }
-    put(",");
-    put_key("s");
-    put(":");
-    put_string_value("BTCUSDT");
-    if (one_in(10)) put(",\"unknown\":{\"x\":[1,\"a\\\"b\",true]}");
-    put(",");
-    put_key("b");
-    put(":");
-    put_levels();
-    put(",");
-    put_key("a");
-    put(":");
-    put_levels();
+    put("{");
+    for (int k = 0; k < n_members; k++) {
+        if (k) put(",");
+        if (len + member_len[k] <= MAX_MSG) {
+            memcpy(buf + len, member_text[k], member_len[k]);
+            len += member_len[k];
+        }
+        maybe_ws();
+    }
     put("}");
-    if (envelope) put("}");
+    if (envelope) {
+        maybe_ws();
+        if (one_in(10)) {
+            put(",");
+            put_member_key("stream");
+            put_string_value("late");
+        }
+        put("}");
+    }
     if (one_in(3)) { /* damage it */
         if (one_in(2)) len = below(len + 1);
         else if (len) buf[below(len)] = (char)rnd();
@@ -226,8 +306,8 @@ static void check(const char *msg, size_t n) {
     static cf_text_level fb[MAX_LEVELS], fa[MAX_LEVELS], gb[MAX_LEVELS], ga[MAX_LEVELS];
     size_t cap = one_in(8) ? below(MAX_LEVELS) : MAX_LEVELS; /* sometimes too small: CF_ENOSPC */
     cf_record fast, general;
-    cf_status sf = cf_decode(&DEPTH, msg, n, &fast, fb, cap, fa, cap);
-    cf_status sg = cf_decode_general(&DEPTH, msg, n, &general, gb, cap, ga, cap);
+    cf_status sf = cf_decode(layout, msg, n, &fast, fb, cap, fa, cap);
+    cf_status sg = cf_decode_general(layout, msg, n, &general, gb, cap, ga, cap);
     int same = sf == sg && fast.error_offset == general.error_offset && fast.error_field == general.error_field &&
                fast.present == general.present && fast.n_bids == general.n_bids && fast.n_asks == general.n_asks &&
                same_span(msg, fast.stream.p, msg, general.stream.p) && fast.stream.len == general.stream.len;
@@ -246,10 +326,52 @@ static void check(const char *msg, size_t n) {
                fast.error_field, sg, general.error_offset, general.error_field, n, (int)(n < 600 ? n : 600), msg);
 }
 
+static void check_copy(const char *text, size_t n) {
+    char *msg = (char *)malloc(n ? n : 1); /* exactly n bytes on the heap */
+    memcpy(msg, text, n);
+    check(msg, n);
+    free(msg);
+}
+
+/* A real April 2023 USD-M event (levels shortened) cut at every byte, with whitespace inserted at every byte
+ * and every byte replaced by each of the bytes that change how a header is read: each under each layout. */
+static long header_edges(void) {
+    static const char REAL[] =
+        "{\"stream\":\"btcusdt@depth@0ms\",\"data\":{\"e\":\"depthUpdate\",\"E\":1680652700594,"
+        "\"T\":1680652700586,\"s\":\"BTCUSDT\",\"U\":2710246765373,\"u\":2710246765597,"
+        "\"pu\":2710246765326,\"b\":[[\"28018.90\",\"0.080\"]],\"a\":[[\"28080.20\",\"1.5\"]]}}";
+    static const char INSERTS[] = {' ', '\n'};
+    static const char REPLACEMENTS[] = {'"', '\\', ':', ',', '}', '{', '[', '0',
+                                        '9', 'a', '.', 'e', (char)0x80, 0x1f, 0};
+    const size_t n = sizeof REAL - 1;
+    char text[sizeof REAL + 1];
+    long checked = 0;
+    for (size_t l = 0; l < sizeof LAYOUTS / sizeof LAYOUTS[0]; l++) {
+        layout = LAYOUTS[l];
+        for (size_t cut = 0; cut <= n; cut++, checked++) check_copy(REAL, cut);
+        for (size_t at = 0; at <= n; at++) {
+            for (size_t k = 0; k < sizeof INSERTS; k++, checked++) {
+                memcpy(text, REAL, at);
+                text[at] = INSERTS[k];
+                memcpy(text + at + 1, REAL + at, n - at);
+                check_copy(text, n + 1);
+            }
+        }
+        for (size_t at = 0; at < n; at++) {
+            for (size_t k = 0; k < sizeof REPLACEMENTS; k++, checked++) {
+                memcpy(text, REAL, n);
+                text[at] = REPLACEMENTS[k];
+                check_copy(text, n);
+            }
+        }
+    }
+    return checked;
+}
+
 int main(int argc, char **argv) {
     long iterations = argc > 1 ? atol(argv[1]) : 100000;
     rng_state = argc > 2 ? (uint64_t)atoll(argv[2]) * 0x9E3779B97F4A7C15ULL + 1 : 0x2545F4914F6CDD1DULL;
-    long accepted = 0, fast_levels = 0;
+    long edges = header_edges(), accepted = 0, fast_levels = 0;
     for (long it = 0; it < iterations && failures < 5; it++) {
         build();
         char *msg = (char *)malloc(len ? len : 1); /* exactly len bytes on the heap */
@@ -257,13 +379,14 @@ int main(int argc, char **argv) {
         check(msg, len);
         cf_record rec;
         static cf_text_level b[MAX_LEVELS], a[MAX_LEVELS];
-        if (cf_decode(&DEPTH, msg, len, &rec, b, MAX_LEVELS, a, MAX_LEVELS) == CF_OK) {
+        if (cf_decode(layout, msg, len, &rec, b, MAX_LEVELS, a, MAX_LEVELS) == CF_OK) {
             accepted++;
             fast_levels += rec.n_bids + rec.n_asks;
         }
         free(msg);
     }
     if (failures) return 1;
-    printf("ok: %ld iterations, %ld accepted with %ld levels\n", iterations, accepted, fast_levels);
+    printf("ok: %ld iterations, %ld accepted with %ld levels; %ld header edge cases\n", iterations, accepted,
+           fast_levels, edges);
     return 0;
 }

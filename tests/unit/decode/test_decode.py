@@ -58,6 +58,13 @@ def test_decode_wrong_event_type_is_refused():
         decode_depth(b'{"e":"kline","U":1,"u":2,"b":[],"a":[]}', layouts.DEPTH)
 
 
+@pytest.mark.parametrize("event", [b"", b"d", b"depthUpdat", b"depthUpdateX", b"depthUpdatf", b"DepthUpdate",
+                                   b"depthUpdate\\u0000"])
+def test_decode_event_type_is_compared_whole(event):
+    with pytest.raises(DecodeError, match="event type"):
+        decode_depth(b'{"e":"' + event + b'","U":1,"u":2,"b":[],"a":[]}', layouts.DEPTH)
+
+
 def test_decode_unknown_keys_and_extra_level_fields_are_skipped():
     msg = b'{"e":"depthUpdate","x":{"deep":[1,2,{"a":null}]},"U":1,"u":2,"b":[["1.5","2","3",{"n":1}]],"a":[]}'
 
