@@ -12,7 +12,7 @@
 
 #if defined(__SSE2__) && defined(CF_DECODE_FAST)
 #include <emmintrin.h> /* SSE2 is part of every x86-64: no runtime dispatch needed */
-#define CF_LEVEL_SSE2 1
+#define CF_DECODE_SSE2 1
 #endif
 
 /* Deep enough for any exchange message; deeper input is junk and refused before the stack suffers. */
@@ -59,8 +59,8 @@ static field_kind kind_of(cf_field f) {
 
 static inline void skip_ws(scan_t *S) {
     while (S->i < S->n) {
-        char c = S->s[S->i];
-        if (c != ' ' && c != '\n' && c != '\r' && c != '\t') break;
+        unsigned char c = (unsigned char)S->s[S->i];
+        if (CF_LIKELY(c > ' ') || (c != ' ' && c != '\n' && c != '\r' && c != '\t')) break; /* one test, usually */
         S->i++;
     }
 }
@@ -121,6 +121,17 @@ static inline uint64_t swar_string_stops(uint64_t w) {
 }
 #endif
 
+#ifdef CF_DECODE_SSE2
+/* One bit for each of the 16 bytes at p that a string scan must look at, as swar_string_stops marks them
+ * (the signed compare below 0x20 takes the non-ASCII bytes too): half the instructions per byte. */
+static inline uint32_t string_stops16(const char *p) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i stops = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                                 _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+    return (uint32_t)_mm_movemask_epi8(stops);
+}
+#endif
+
 /* A string at S->i (the opening quote). The span excludes the quotes; *escaped tells whether it holds
  * a backslash escape (then the span is raw JSON text, not the string's value). */
 static cf_status scan_string(scan_t *S, cf_span *out, int *escaped) {
@@ -129,8 +140,21 @@ static cf_status scan_string(scan_t *S, cf_span *out, int *escaped) {
     int esc = 0;
     for (;;) {
 #ifdef CF_DECODE_FAST
-        /* Eight plain bytes at a time; the byte loop below takes over at the first one that needs a look. */
-        while (i + 8 <= S->n) {
+        /* Plain bytes sixteen (SSE2) or eight at a time; the byte loop below takes over at the first one that
+         * needs a look. */
+        for (;;) {
+#ifdef CF_DECODE_SSE2
+            if (i + 16 <= S->n) {
+                uint32_t stops = string_stops16((const char *)s + i);
+                if (stops) {
+                    i += (size_t)__builtin_ctz(stops);
+                    break;
+                }
+                i += 16;
+                continue;
+            }
+#endif
+            if (i + 8 > S->n) break;
             uint64_t w;
             memcpy(&w, s + i, 8);
             uint64_t stops = swar_string_stops(w);
@@ -441,7 +465,7 @@ static inline int plain_level(const char *s, size_t i, size_t n, cf_text_level *
     return 1;
 }
 
-#ifdef CF_LEVEL_SSE2
+#ifdef CF_DECODE_SSE2
 static inline uint32_t mask32(__m128i lo, __m128i hi) {
     return (uint32_t)_mm_movemask_epi8(lo) | (uint32_t)_mm_movemask_epi8(hi) << 16;
 }
@@ -611,12 +635,12 @@ static inline int fast_levels(scan_t *S, int side, size_t *count_io) {
     cf_text_level *const levels = S->levels[side];
     size_t i = S->i, count = *count_io;
     cf_text_level spare;
-#ifdef CF_LEVEL_SSE2
+#ifdef CF_DECODE_SSE2
     level_shape shape;
     shape_init(&shape);
 #endif
     for (;;) {
-#ifdef CF_LEVEL_SSE2
+#ifdef CF_DECODE_SSE2
         /* The steady state: levels in 32-byte windows, while the caller's array has room. */
         if (CF_LIKELY(count < cap && n - i >= 32)) {
             const char *p = s + i, *const last_window = s + n - 32;
@@ -875,17 +899,28 @@ static int lookup(scan_t *S, cf_span key) {
 /* The key the layout expects next (messages list their keys in one order), read whole when the message
  * has it at S->i as "<name>": with no whitespace: 1 with *field set and S->i just past the colon, as the
  * general path would leave it (scan_string, then lookup, which tries that same layout key first). 0 and
- * nothing consumed for anything else: another key, an escape, whitespace, a name of 8 bytes or more. */
+ * nothing consumed for anything else: another key, an escape, whitespace, a name of 16 bytes or more (8
+ * without SSE2). */
 static inline int expected_key(scan_t *S, int *field) {
 #ifdef CF_DECODE_FAST
     const cf_layout *layout = S->layout;
     const char *s = S->s + S->i;
     if (S->next_key >= layout->n_keys || S->n - S->i < 10 || s[0] != '"') return 0;
-    uint64_t w;
-    memcpy(&w, s + 1, 8);
-    uint64_t stops = swar_string_stops(w);
-    if (!stops) return 0;
-    uint32_t len = (uint32_t)__builtin_ctzll(stops) >> 3; /* bytes before it are plain, so no escapes */
+    uint32_t len; /* of the plain bytes before the first one a string scan stops at: no escapes in them */
+#ifdef CF_DECODE_SSE2
+    if (S->n - S->i >= 18) {
+        uint32_t stops = string_stops16(s + 1);
+        if (!stops) return 0;
+        len = (uint32_t)__builtin_ctz(stops);
+    } else
+#endif
+    {
+        uint64_t w;
+        memcpy(&w, s + 1, 8);
+        uint64_t stops = swar_string_stops(w);
+        if (!stops) return 0;
+        len = (uint32_t)__builtin_ctzll(stops) >> 3;
+    }
     if (len == 0 || s[1 + len] != '"' || s[2 + len] != ':') return 0;
     const cf_layout_key *expected = &layout->keys[S->next_key];
     cf_span key = {s + 1, len};
