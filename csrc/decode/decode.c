@@ -475,9 +475,10 @@ static inline uint32_t bytes_equal32(__m128i lo, __m128i hi, char c) {
     return mask32(_mm_cmpeq_epi8(lo, v), _mm_cmpeq_epi8(hi, v));
 }
 
-/* signed compares: bytes >= 0x80 are negative, so never digits */
+/* v - '0' is at most 9, unsigned, only for a digit (bytes below '0' wrap round to 0xD0 and up) */
 static inline __m128i digits16(__m128i v) {
-    return _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)), _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
+    const __m128i nine = _mm_set1_epi8(9);
+    return _mm_cmpeq_epi8(_mm_max_epu8(_mm_sub_epi8(v, _mm_set1_epi8('0')), nine), nine);
 }
 
 /* Tables instead of shifts by a variable count: x86-64 shifts those only by %cl, and a level's ten of them made
