@@ -985,8 +985,11 @@ static cf_status scan_object(scan_t *S, int depth) {
         else st = scan_member(S, depth + 1, &field);
         if (st == CF_OK && field >= 0) st = read_field(S, (cf_field)field, depth + 1);
         if (st != CF_OK) return st;
-        skip_ws(S);
         int c = peek(S);
+        if (CF_UNLIKELY(c <= ' ')) { /* whitespace, or the end (-1): exchanges send a ',' or '}' here */
+            skip_ws(S);
+            c = peek(S);
+        }
         S->i++;
         if (c == ',') continue;
         if (c == '}') return CF_OK;
