@@ -106,11 +106,38 @@ static void put_value(void) {
     put_char('"');
 }
 
+/* A decimal of one shape: int_len digits, then a dot and frac_len digits when dot is set. */
+static void put_shaped_decimal(size_t int_len, int dot, size_t frac_len) {
+    put_digits(int_len, one_in(4));
+    if (dot) {
+        put_char('.');
+        put_digits(frac_len, one_in(2));
+    }
+}
+
+/* Levels usually of one shape, as exchanges send them (the window reader checks a level against the shape
+ * of the one before): sometimes one of another shape, or one byte of a level replaced by a byte that keeps
+ * or breaks the shape. */
 static void put_levels(void) {
+    static const char SWAPS[] = "0123456789.\",]x -[";
     put_char('[');
     size_t n = one_in(10) ? 0 : below(one_in(8) ? MAX_LEVELS : 24);
+    int shaped = one_in(2);
+    size_t px_int = 1 + below(one_in(10) ? 10 : 7), qty_int = 1 + below(one_in(10) ? 10 : 7);
+    int px_dot = !one_in(6), qty_dot = !one_in(6);
+    size_t px_frac = below(px_int < 9 ? 10 - px_int : 2), qty_frac = below(qty_int < 9 ? 10 - qty_int : 2);
     for (size_t k = 0; k < n; k++) {
         if (k) put_char(',');
+        size_t start = len;
+        if (shaped && !one_in(10)) {
+            put("[\"");
+            put_shaped_decimal(px_int, px_dot, px_frac);
+            put("\",\"");
+            put_shaped_decimal(qty_int, qty_dot, qty_frac);
+            put("\"]");
+            if (one_in(25) && len > start) buf[start + below(len - start)] = SWAPS[below(sizeof SWAPS - 1)];
+            continue;
+        }
         maybe_ws();
         put_char('[');
         maybe_ws();
