@@ -12,6 +12,7 @@ wrong or crashes, are listed in the README ("Converters"). Parsing, ordering and
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -45,6 +46,10 @@ log = logging.getLogger(__name__)
 
 SNAPSHOT_MODES = ("process", "ignore_sod", "ignore")
 PARALLEL_SORT_ROWS = 1 << 20
+#: Fewer keys are sorted on one thread: starting threads (tens of microseconds) would cost more than they share.
+PARALLEL_ARGSORT_ROWS = 1 << 17
+#: Threads one argsort uses by default, at most: the sort is bound by memory bandwidth, which a few cores fill.
+ARGSORT_THREADS = 4
 CHUNK_ROWS = 1 << 14  # rows merged, checked and deflated per piece (1 MB)
 _MAX_REPORTED = 20
 _KIND_NAMES = {_native.TRADES: "trades", _native.BOOK: "incremental_book_L2"}
@@ -79,9 +84,25 @@ class Report:
 # -- the ordering pipeline (hftbacktest.data.validation) -----------------------------------------------
 
 
-def argsort(keys: np.ndarray) -> np.ndarray:
-    """Return the stable argsort of int64 keys (the permutation of ``np.argsort(keys, kind="stable")``)."""
-    return _native.argsort(keys)
+def argsort(keys: np.ndarray, threads: int | None = None) -> np.ndarray:
+    """Return the stable argsort of int64 keys (the permutation of ``np.argsort(keys, kind="stable")``).
+
+    ``threads`` share the work, the GIL released (at most ``_native.MAX_THREADS`` are used); the result is the
+    same for any count. None: one thread below ``PARALLEL_ARGSORT_ROWS`` keys, else the usable cores, at most
+    ``ARGSORT_THREADS``.
+    """
+    if threads is None:
+        threads = 1 if len(keys) < PARALLEL_ARGSORT_ROWS else min(_usable_cores(), ARGSORT_THREADS)
+    elif threads < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
+    return _native.argsort(keys, threads)
+
+
+def _usable_cores() -> int:
+    """Cores this process may run on (its affinity mask where the platform has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 
 def correct_local_timestamp(data: np.ndarray, base_latency: int = 0) -> np.ndarray:
