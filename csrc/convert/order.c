@@ -292,17 +292,22 @@ static size_t in_place_prefix(const int64_t *keys, size_t stride, size_t b) {
  * into out[0..), index by index from the keys, with no index array to carry; ties take the first run's. */
 static void merge_two_runs(const int64_t *keys, size_t stride, size_t i, size_t b, size_t j, size_t n,
                            int64_t *out) {
-    size_t o = 0;
+    size_t o = 0, o_end = (b - i) + (n - j);
     while (i < b && j < n) {
         int64_t ki = keys[i * stride];
         /* The second run's keys below ki come first: they are a prefix, counted a window at a time without a
-         * branch per key (one file is denser than the other: several per key of the other, unpredictably). */
+         * branch per key (one file is denser than the other: several per key of the other, unpredictably).
+         * Where the window fits, all of it is written: the places past the prefix are written again next,
+         * and a fixed count has no branch to mispredict. */
         size_t c;
         do {
             size_t w = n - j < MERGE_WINDOW ? n - j : MERGE_WINDOW;
             c = 0;
             for (size_t t = 0; t < w; t++) c += (size_t)(keys[(j + t) * stride] < ki);
-            for (size_t t = 0; t < c; t++) out[o + t] = (int64_t)(j + t);
+            if (w == MERGE_WINDOW && o + MERGE_WINDOW <= o_end)
+                for (size_t t = 0; t < MERGE_WINDOW; t++) out[o + t] = (int64_t)(j + t);
+            else
+                for (size_t t = 0; t < c; t++) out[o + t] = (int64_t)(j + t);
             o += c;
             j += c;
         } while (c == MERGE_WINDOW);
@@ -416,17 +421,14 @@ static void team_sort_chunks(team_t *T, unsigned t, const int64_t *keys, size_t 
     }
 }
 
-/* The runs way: each member writes its chunk's identity as it reads the chunk's first run and looks for two
- * descents; then all know whether the keys are in order, two runs, or more. */
+/* The runs way: each member looks for two descents in its chunk, and then all know whether the keys are in
+ * order, two runs, or more. The output is written after that, once: each member its own share of it. */
 static void team_runs(team_t *T, unsigned t) {
     const int64_t *keys = T->keys;
     unsigned nt = T->n_threads;
     size_t stride = T->stride, n = T->n, s = split(n, nt, t), e = split(n, nt, t + 1);
     int64_t *out = T->out;
-    int64_t last = keys[s * stride];
-    out[s] = (int64_t)s;
-    size_t d = skip_in_order(keys, stride, out, s + 1, e, &last);
-    for (; d < e && keys[d * stride] >= keys[(d - 1) * stride]; d++) out[d] = (int64_t)d;
+    size_t d = next_descent(keys, stride, s + 1, e);
     T->part[t].descent = d;
     T->part[t].second = d < e ? next_descent(keys, stride, d + 1, e) : e;
     pthread_barrier_wait(&T->barrier);
@@ -442,15 +444,17 @@ static void team_runs(team_t *T, unsigned t) {
             at = T->part[u].descent;
         }
     }
-    if (descents == 0) return;
     if (descents > 1) {
         team_sort_chunks(T, t, keys, stride);
         return;
     }
-    /* Two runs, [0, at) and [at, n): the identity up to lo is written (above); each member merges an equal
-     * share of the rest straight into its range of out. */
-    size_t lo = in_place_prefix(keys, stride, at), rest = n - lo;
-    size_t p0 = split(rest, nt, t), p1 = split(rest, nt, t + 1);
+    /* In order, or two runs [0, at) and [at, n) whose first lo keys are in place: the identity up to lo, the
+     * rest merged straight from the keys (co-ranking finds where this member's share starts in each run). */
+    size_t lo = descents ? in_place_prefix(keys, stride, at) : n;
+    size_t end = e < lo ? e : lo;
+    for (size_t i = s; i < end; i++) out[i] = (int64_t)i;
+    if (e <= lo) return;
+    size_t p0 = (s > lo ? s : lo) - lo, p1 = e - lo;
     size_t i0 = co_rank(keys, stride, lo, at, n, p0), i1 = co_rank(keys, stride, lo, at, n, p1);
     merge_two_runs(keys, stride, lo + i0, lo + i1, at + (p0 - i0), at + (p1 - i1), out + lo + p0);
 }
