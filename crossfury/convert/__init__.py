@@ -31,6 +31,7 @@ __all__ = [
     "SNAPSHOT_MODES",
     "Report",
     "argsort",
+    "argsort_threads",
     "convert_recording",
     "convert_tardis",
     "correct_event_order",
@@ -88,14 +89,19 @@ def argsort(keys: np.ndarray, threads: int | None = None) -> np.ndarray:
     """Return the stable argsort of int64 keys (the permutation of ``np.argsort(keys, kind="stable")``).
 
     ``threads`` share the work, the GIL released (at most ``_native.MAX_THREADS`` are used); the result is the
-    same for any count. None: one thread below ``PARALLEL_ARGSORT_ROWS`` keys, else the usable cores, at most
-    ``ARGSORT_THREADS``.
+    same for any count. None: ``argsort_threads(len(keys))``.
     """
     if threads is None:
-        threads = 1 if len(keys) < PARALLEL_ARGSORT_ROWS else min(_usable_cores(), ARGSORT_THREADS)
+        threads = argsort_threads(len(keys))
     elif threads < 1:
         raise ValueError(f"threads must be at least 1, got {threads}")
     return _native.argsort(keys, threads)
+
+
+def argsort_threads(n_keys: int) -> int:
+    """Threads ``argsort`` uses by default for n_keys keys: one below ``PARALLEL_ARGSORT_ROWS``, else the
+    usable cores, at most ``ARGSORT_THREADS``."""
+    return 1 if n_keys < PARALLEL_ARGSORT_ROWS else min(_usable_cores(), ARGSORT_THREADS)
 
 
 def _usable_cores() -> int:
