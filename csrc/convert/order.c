@@ -204,6 +204,29 @@ static void sort_runs(sorter_t *S, int64_t *idx, size_t m) { sort_runs_of(S, idx
 /* idx[0..m) is filled with base..base+m-1 as it goes (a whole array, or a thread's chunk of it). */
 static void sort_runs_identity(sorter_t *S, int64_t *idx, size_t m, size_t base) { sort_runs_of(S, idx, m, 1, base); }
 
+/* A bucket of at most MIN_RUN keys (most hold a few): a plain stable insertion sort of (key, index) pairs
+ * held in registers' reach, with none of the runs' bookkeeping. */
+static void sort_small(const sorter_t *S, int64_t *idx, size_t m) {
+    int64_t k[MIN_RUN], v[MIN_RUN];
+    for (size_t i = 0; i < m; i++) {
+        int64_t key = KEY(S, idx[i]), at = idx[i];
+        size_t j = i;
+        for (; j > 0 && k[j - 1] > key; j--) {
+            k[j] = k[j - 1];
+            v[j] = v[j - 1];
+        }
+        k[j] = key;
+        v[j] = at;
+    }
+    memcpy(idx, v, m * sizeof *idx);
+}
+
+/* A bucket's indices (ascending on entry) sorted by key. */
+static void sort_bucket(sorter_t *S, int64_t *idx, size_t m) {
+    if (m <= MIN_RUN) sort_small(S, idx, m);
+    else sort_runs(S, idx, m);
+}
+
 /* Keys that jitter over many places (local times under a varying feed latency) go into buckets by their
  * top bits first: one counting pass and one stable scatter put every key within a few places of its end
  * position, then each bucket is sorted on its own. Only where the keys are spread: when a bucket would
@@ -246,7 +269,7 @@ static int sort_buckets(sorter_t *S, size_t n, int64_t lo, int64_t hi) {
     size_t begin = 0;
     for (size_t b = 0; b < n_buckets; b++) {
         size_t end = pos[b];
-        if (end - begin > 1) sort_runs(&B, out + begin, end - begin);
+        if (end - begin > 1) sort_bucket(&B, out + begin, end - begin);
         begin = end;
     }
     return 1;
@@ -540,7 +563,7 @@ static void team_buckets(team_t *T, unsigned t) {
     size_t begin = first ? ends[first - 1] : 0;
     for (size_t b = first; b < stop; b++) {
         size_t end = ends[b];
-        if (end - begin > 1) sort_runs(&B, T->out + begin, end - begin);
+        if (end - begin > 1) sort_bucket(&B, T->out + begin, end - begin);
         begin = end;
     }
 }
