@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-#define _POSIX_C_SOURCE 200809L /* pthread barriers under -std=c11 */
+#define _POSIX_C_SOURCE 200809L /* pthreads under -std=c11 */
 #include "convert/order.h"
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MAX_PENDING 128 /* run stack: the rule below keeps it under log_phi(n) runs */
@@ -391,33 +393,55 @@ static void argsort_one_thread(const int64_t *keys, size_t stride, size_t n, int
 
 /* ---- threads ------------------------------------------------------------------------------------------ */
 
-typedef enum { TEAM_RUNS, TEAM_BUCKETS } team_way;
+/* The work goes in phases of tasks, one task per chunk (or per pair of chunks, or per range of buckets);
+ * any member takes any task not yet taken, and the member that completes a phase's last task decides the
+ * next phase. A member the scheduler starts late (another process on its core) so only ever finds less to
+ * do: the caller never waits for a helper to arrive, only for tasks taken to be done, and it returns as
+ * soon as the last phase is complete. Helpers are detached; the team is freed by whoever leaves it last. */
+
+enum {
+    R_SCAN,      /* runs way: each chunk's first two descents */
+    R_WRITE,     /* in order or two runs: each chunk's share of the output, identity or merge */
+    R_SORT,      /* more runs (or bunched buckets): each chunk sorted in place */
+    B_RANGE,     /* bucket way: each chunk's key range (strided keys copied together) */
+    B_COUNT,     /* each chunk's bucket counts */
+    B_TOTAL,     /* each range of buckets: its keys and its largest bucket */
+    B_PLACE,     /* each range of buckets: counts turned into positions */
+    B_SCATTER,   /* each chunk's indices into their buckets */
+    B_SORT,      /* the buckets that start in each chunk's share of the output */
+    R_MERGE,     /* R_MERGE + r: chunk pairs 2^r apart merged (rounds up to log2(CF_ORDER_MAX_THREADS)) */
+    PHASES = R_MERGE + 5,
+    PHASE_END = PHASES
+};
 
 typedef struct {
-    size_t descent;  /* runs: the chunk's first descent, or its end */
-    size_t second;   /* runs: the one after, or the end */
-    int64_t lo, hi;  /* buckets: the chunk's smallest and largest key */
-    size_t in_range; /* buckets: keys in this thread's range of buckets */
-    size_t biggest;  /* buckets: the largest bucket in that range */
+    size_t descent;    /* runs: the chunk's first descent, or its end */
+    size_t second;     /* runs: the one after, or the end */
+    int64_t lo, hi;    /* buckets: the chunk's smallest and largest key */
+    size_t in_range;   /* buckets: keys in this range of buckets */
+    size_t biggest;    /* buckets: the largest bucket in that range */
+    size_t place_from; /* buckets: where this range of buckets starts in the output */
 } part_t;
 
 typedef struct {
     const int64_t *keys;
     size_t stride, n;
     int64_t *out, *tmp;
-    unsigned n_threads;
-    team_way way;
-    pthread_barrier_t barrier;
-    pthread_mutex_t gate_lock; /* the members wait at the gate until all are started, or are sent home */
-    pthread_cond_t gate_open;
-    int gate; /* 0 closed, 1 work, -1 home */
+    unsigned n_chunks;
+    /* Decided by the member that completes a phase, read after it. */
+    const int64_t *sort_keys; /* the keys sorted from (a copy, for strided keys in the bucket way) */
+    size_t sort_stride;
+    size_t at, lo;            /* runs: the second run's start, and the first's keys in place (n: in order) */
+    int64_t key_lo;           /* buckets: the smallest key, and the shift that maps keys to buckets */
+    unsigned shift;
+    size_t n_buckets;
     part_t part[CF_ORDER_MAX_THREADS];
+    atomic_uint next_task[PHASES], done_tasks[PHASES];
+    atomic_uint members; /* still in the team: the last one out frees it */
+    pthread_mutex_t lock;
+    pthread_cond_t advanced;
+    unsigned phase, tasks; /* under lock */
 } team_t;
-
-typedef struct {
-    team_t *team;
-    unsigned t;
-} member_t;
 
 /* Start of part t of [0, n) in `parts` nearly equal parts. */
 static size_t split(size_t n, unsigned parts, unsigned t) {
@@ -440,60 +464,6 @@ static size_t co_rank(const int64_t *keys, size_t stride, size_t a, size_t b, si
     return lo;
 }
 
-/* Member t sorts its chunk in place, then chunks merge pairwise, a round at a time. Work areas: chunk t's at
- * tmp + n + start / 2 + t, m / 2 + 1 for its m keys, which a merge of the chunks from t on also fits. */
-static void team_sort_chunks(team_t *T, unsigned t, const int64_t *keys, size_t stride) {
-    unsigned nt = T->n_threads;
-    size_t n = T->n, s = split(n, nt, t), e = split(n, nt, t + 1);
-    sorter_t S = {keys, stride, T->out, T->tmp + n + s / 2 + t};
-    sort_runs_identity(&S, T->out + s, e - s, s);
-    for (unsigned w = 1; w < nt; w *= 2) {
-        pthread_barrier_wait(&T->barrier);
-        if (t % (2 * w) == 0 && t + w < nt) {
-            size_t mid = split(n, nt, t + w), end = split(n, nt, t + 2 * w < nt ? t + 2 * w : nt);
-            merge_adjacent(&S, T->out + s, mid - s, end - mid);
-        }
-    }
-}
-
-/* The runs way: each member looks for two descents in its chunk, and then all know whether the keys are in
- * order, two runs, or more. The output is written after that, once: each member its own share of it. */
-static void team_runs(team_t *T, unsigned t) {
-    const int64_t *keys = T->keys;
-    unsigned nt = T->n_threads;
-    size_t stride = T->stride, n = T->n, s = split(n, nt, t), e = split(n, nt, t + 1);
-    int64_t *out = T->out;
-    size_t d = next_descent(keys, stride, s + 1, e);
-    T->part[t].descent = d;
-    T->part[t].second = d < e ? next_descent(keys, stride, d + 1, e) : e;
-    pthread_barrier_wait(&T->barrier);
-    size_t descents = 0, at = n; /* every member counts the same, so all take the same way */
-    for (unsigned u = 0; u < nt; u++) {
-        size_t su = split(n, nt, u), eu = split(n, nt, u + 1);
-        if (u > 0 && keys[su * stride] < keys[(su - 1) * stride]) {
-            descents++;
-            at = su;
-        }
-        if (T->part[u].descent < eu) {
-            descents += T->part[u].second < eu ? 2 : 1;
-            at = T->part[u].descent;
-        }
-    }
-    if (descents > 1) {
-        team_sort_chunks(T, t, keys, stride);
-        return;
-    }
-    /* In order, or two runs [0, at) and [at, n) whose first lo keys are in place: the identity up to lo, the
-     * rest merged straight from the keys (co-ranking finds where this member's share starts in each run). */
-    size_t lo = descents ? in_place_prefix(keys, stride, at) : n;
-    size_t end = e < lo ? e : lo;
-    for (size_t i = s; i < end; i++) out[i] = (int64_t)i;
-    if (e <= lo) return;
-    size_t p0 = (s > lo ? s : lo) - lo, p1 = e - lo;
-    size_t i0 = co_rank(keys, stride, lo, at, n, p0), i1 = co_rank(keys, stride, lo, at, n, p1);
-    merge_two_runs(keys, stride, lo + i0, lo + i1, at + (p0 - i0), at + (p1 - i1), out + lo + p0);
-}
-
 /* First bucket that starts at or after position p, from where the buckets end. */
 static size_t bucket_from(const size_t *ends, size_t n_buckets, size_t p) {
     if (p == 0) return 0;
@@ -506,120 +476,253 @@ static size_t bucket_from(const size_t *ends, size_t n_buckets, size_t p) {
     return lo + 1;
 }
 
-/* The bucket way (sort_buckets, shared out). Counts: member t's at tmp + n + t * n_buckets (n / 2 in all);
- * bucket sorts' work areas after them. */
-static void team_buckets(team_t *T, unsigned t) {
+static unsigned tasks_in(const team_t *T, unsigned phase) {
+    if (phase >= R_MERGE && phase < PHASE_END) { /* pairs (c, c + w) with c a multiple of 2w */
+        unsigned w = 1u << (phase - R_MERGE);
+        return w < T->n_chunks ? (T->n_chunks - w - 1) / (2 * w) + 1 : 0;
+    }
+    return phase == PHASE_END ? 0 : T->n_chunks;
+}
+
+/* Bucket counts: chunk c's at tmp + n + c * n_buckets (n / 2 entries in all). */
+static size_t *bucket_counts(const team_t *T, unsigned c) {
+    return (size_t *)(void *)(T->tmp + T->n) + (size_t)c * T->n_buckets;
+}
+
+static void team_task(team_t *T, unsigned phase, unsigned c) {
     const int64_t *keys = T->keys;
-    unsigned nt = T->n_threads;
-    size_t stride = T->stride, n = T->n, s = split(n, nt, t), e = split(n, nt, t + 1);
-    int64_t lo = keys[s * stride], hi = lo;
-    for (size_t i = s; i < e; i++) {
-        int64_t k = keys[i * stride];
-        if (stride > 1) T->tmp[i] = k; /* strided keys copied together, as argsort_one_thread does */
-        lo = k < lo ? k : lo;
-        hi = k > hi ? k : hi;
+    unsigned K = T->n_chunks;
+    size_t stride = T->stride, n = T->n, s = split(n, K, c), e = split(n, K, c + 1);
+    int64_t *out = T->out;
+    part_t *part = &T->part[c];
+    switch (phase) {
+    case R_SCAN:
+        part->descent = next_descent(keys, stride, s + 1, e);
+        part->second = part->descent < e ? next_descent(keys, stride, part->descent + 1, e) : e;
+        break;
+    case R_WRITE: { /* the identity up to lo, the rest merged straight from the keys: co-ranking finds where
+                     * this share starts in each run */
+        size_t lo = T->lo, at = T->at, end = e < lo ? e : lo;
+        for (size_t i = s; i < end; i++) out[i] = (int64_t)i;
+        if (e <= lo) break;
+        size_t p0 = (s > lo ? s : lo) - lo, p1 = e - lo;
+        size_t i0 = co_rank(keys, stride, lo, at, n, p0), i1 = co_rank(keys, stride, lo, at, n, p1);
+        merge_two_runs(keys, stride, lo + i0, lo + i1, at + (p0 - i0), at + (p1 - i1), out + lo + p0);
+        break;
     }
-    T->part[t].lo = lo;
-    T->part[t].hi = hi;
-    pthread_barrier_wait(&T->barrier);
-    if (stride > 1) {
-        keys = T->tmp;
-        stride = 1;
+    case R_SORT: { /* work area: tmp + n + s / 2 + c, m / 2 + 1 for its m keys, which the merges from c fit */
+        sorter_t S = {T->sort_keys, T->sort_stride, out, T->tmp + n + s / 2 + c};
+        sort_runs_identity(&S, out + s, e - s, s);
+        break;
     }
-    for (unsigned u = 0; u < nt; u++) {
-        lo = T->part[u].lo < lo ? T->part[u].lo : lo;
-        hi = T->part[u].hi > hi ? T->part[u].hi : hi;
-    }
-    unsigned shift;
-    size_t n_buckets = bucket_layout(n, n / 2 / nt, lo, hi, &shift);
-    size_t *counts = (size_t *)(void *)(T->tmp + n), *mine = counts + t * n_buckets;
-    memset(mine, 0, n_buckets * sizeof *mine);
-    for (size_t i = s; i < e; i++) mine[BUCKET_OF(keys[i], lo, shift)]++;
-    pthread_barrier_wait(&T->barrier);
-    /* Positions: bucket by bucket, and within one, member by member (stable). Each member totals a range of
-     * buckets; then, knowing the totals of the ranges before, turns its counts into positions. */
-    size_t b0 = split(n_buckets, nt, t), b1 = split(n_buckets, nt, t + 1), in_range = 0, biggest = 0;
-    for (size_t b = b0; b < b1; b++) {
-        size_t c = 0;
-        for (unsigned u = 0; u < nt; u++) c += counts[u * n_buckets + b];
-        in_range += c;
-        biggest = c > biggest ? c : biggest;
-    }
-    T->part[t].in_range = in_range;
-    T->part[t].biggest = biggest;
-    pthread_barrier_wait(&T->barrier);
-    size_t at = 0;
-    for (unsigned u = 0; u < nt; u++) {
-        if (u < t) at += T->part[u].in_range;
-        biggest = T->part[u].biggest > biggest ? T->part[u].biggest : biggest;
-    }
-    if (biggest > n / BUCKET_MAX_SHARE) { /* bunched keys: the runs way (the counts are free again) */
-        team_sort_chunks(T, t, keys, stride);
-        return;
-    }
-    for (size_t b = b0; b < b1; b++) {
-        for (unsigned u = 0; u < nt; u++) {
-            size_t c = counts[u * n_buckets + b];
-            counts[u * n_buckets + b] = at;
-            at += c;
+    case B_RANGE: {
+        int64_t lo = keys[s * stride], hi = lo;
+        for (size_t i = s; i < e; i++) {
+            int64_t k = keys[i * stride];
+            if (stride > 1) T->tmp[i] = k; /* strided keys copied together, as argsort_one_thread does */
+            lo = k < lo ? k : lo;
+            hi = k > hi ? k : hi;
         }
+        part->lo = lo;
+        part->hi = hi;
+        break;
     }
-    pthread_barrier_wait(&T->barrier);
-    for (size_t i = s; i < e; i++) T->out[mine[BUCKET_OF(keys[i], lo, shift)]++] = (int64_t)i;
-    pthread_barrier_wait(&T->barrier);
-    /* The last member's counts are now where each bucket ends. Each member sorts the buckets that start in
-     * its share of the output. */
-    const size_t *ends = counts + (size_t)(nt - 1) * n_buckets;
-    size_t first = bucket_from(ends, n_buckets, split(n, nt, t)), stop = bucket_from(ends, n_buckets, split(n, nt, t + 1));
-    sorter_t B = {keys, stride, T->out, T->tmp + n + n / 2 + 1 + t * (n / BUCKET_MAX_SHARE / 2 + 2)};
-    size_t begin = first ? ends[first - 1] : 0;
-    for (size_t b = first; b < stop; b++) {
-        size_t end = ends[b];
-        if (end - begin > 1) sort_bucket(&B, T->out + begin, end - begin);
-        begin = end;
+    case B_COUNT: {
+        size_t *counts = bucket_counts(T, c);
+        const int64_t *k = T->sort_keys;
+        memset(counts, 0, T->n_buckets * sizeof *counts);
+        for (size_t i = s; i < e; i++) counts[BUCKET_OF(k[i], T->key_lo, T->shift)]++;
+        break;
+    }
+    case B_TOTAL:
+    case B_PLACE: { /* positions: bucket by bucket, and within one, chunk by chunk (stable) */
+        size_t nb = T->n_buckets, b0 = split(nb, K, c), b1 = split(nb, K, c + 1), *counts = bucket_counts(T, 0);
+        size_t in_range = 0, biggest = 0, at = part->place_from;
+        for (size_t b = b0; b < b1; b++) {
+            size_t total = 0;
+            for (unsigned u = 0; u < K; u++) {
+                size_t here = counts[u * nb + b];
+                if (phase == B_PLACE) counts[u * nb + b] = at + total;
+                total += here;
+            }
+            at += total;
+            in_range += total;
+            biggest = total > biggest ? total : biggest;
+        }
+        part->in_range = in_range;
+        part->biggest = biggest;
+        break;
+    }
+    case B_SCATTER: {
+        size_t *place = bucket_counts(T, c);
+        const int64_t *k = T->sort_keys;
+        for (size_t i = s; i < e; i++) out[place[BUCKET_OF(k[i], T->key_lo, T->shift)]++] = (int64_t)i;
+        break;
+    }
+    case B_SORT: { /* the last chunk's places are now where each bucket ends */
+        const size_t *ends = bucket_counts(T, K - 1);
+        size_t nb = T->n_buckets, first = bucket_from(ends, nb, s), stop = bucket_from(ends, nb, e);
+        sorter_t B = {T->sort_keys, T->sort_stride, out, T->tmp + n + n / 2 + 1 + c * (n / BUCKET_MAX_SHARE / 2 + 2)};
+        size_t begin = first ? ends[first - 1] : 0;
+        for (size_t b = first; b < stop; b++) {
+            size_t end = ends[b];
+            if (end - begin > 1) sort_bucket(&B, out + begin, end - begin);
+            begin = end;
+        }
+        break;
+    }
+    default: { /* R_MERGE + r: task c is the pair of chunk groups from 2wc and from 2wc + w */
+        unsigned w = 1u << (phase - R_MERGE), t = 2 * w * c;
+        size_t from = split(n, K, t), mid = split(n, K, t + w), end = split(n, K, t + 2 * w < K ? t + 2 * w : K);
+        sorter_t S = {T->sort_keys, T->sort_stride, out, T->tmp + n + from / 2 + t};
+        merge_adjacent(&S, out + from, mid - from, end - mid);
+        break;
+    }
     }
 }
 
-static void team_work(team_t *T, unsigned t) {
-    if (T->way == TEAM_BUCKETS) team_buckets(T, t);
-    else team_runs(T, t);
+/* Run by the member that completed the phase's last task: what comes next. */
+static unsigned team_phase_done(team_t *T, unsigned phase) {
+    const int64_t *keys = T->keys;
+    unsigned K = T->n_chunks;
+    size_t stride = T->stride, n = T->n;
+    switch (phase) {
+    case R_SCAN: {
+        size_t descents = 0, at = n;
+        for (unsigned c = 0; c < K; c++) {
+            size_t s = split(n, K, c), e = split(n, K, c + 1);
+            if (c > 0 && keys[s * stride] < keys[(s - 1) * stride]) {
+                descents++;
+                at = s;
+            }
+            if (T->part[c].descent < e) {
+                descents += T->part[c].second < e ? 2 : 1;
+                at = T->part[c].descent;
+            }
+        }
+        if (descents > 1) return R_SORT;
+        T->at = at;
+        T->lo = descents ? in_place_prefix(keys, stride, at) : n;
+        return R_WRITE;
+    }
+    case R_SORT:
+    case R_MERGE:
+    case R_MERGE + 1:
+    case R_MERGE + 2:
+    case R_MERGE + 3: {
+        unsigned next = phase == R_SORT ? R_MERGE : phase + 1;
+        return next < PHASE_END && tasks_in(T, next) ? next : PHASE_END;
+    }
+    case B_RANGE: {
+        int64_t lo = T->part[0].lo, hi = T->part[0].hi;
+        for (unsigned c = 1; c < K; c++) {
+            lo = T->part[c].lo < lo ? T->part[c].lo : lo;
+            hi = T->part[c].hi > hi ? T->part[c].hi : hi;
+        }
+        if (stride > 1) {
+            T->sort_keys = T->tmp;
+            T->sort_stride = 1;
+        }
+        T->key_lo = lo;
+        T->n_buckets = bucket_layout(n, n / 2 / K, lo, hi, &T->shift);
+        return B_COUNT;
+    }
+    case B_COUNT:
+        return B_TOTAL;
+    case B_TOTAL: {
+        size_t at = 0, biggest = 0;
+        for (unsigned c = 0; c < K; c++) {
+            T->part[c].place_from = at;
+            at += T->part[c].in_range;
+            biggest = T->part[c].biggest > biggest ? T->part[c].biggest : biggest;
+        }
+        /* Bunched keys: the runs way sorts them (the counts' room is free again). */
+        return biggest > n / BUCKET_MAX_SHARE ? R_SORT : B_PLACE;
+    }
+    case B_PLACE:
+        return B_SCATTER;
+    case B_SCATTER:
+        return B_SORT;
+    default:
+        return PHASE_END;
+    }
 }
 
-static void *team_member(void *arg) {
-    const member_t *m = arg;
-    team_t *T = m->team;
-    pthread_mutex_lock(&T->gate_lock);
-    while (T->gate == 0) pthread_cond_wait(&T->gate_open, &T->gate_lock);
-    int work = T->gate > 0;
-    pthread_mutex_unlock(&T->gate_lock);
-    if (work) team_work(T, m->t);
+static void team_leave(team_t *T) {
+    if (atomic_fetch_sub(&T->members, 1) != 1) return;
+    pthread_cond_destroy(&T->advanced);
+    pthread_mutex_destroy(&T->lock);
+    free(T);
+}
+
+/* Take tasks until the last phase is complete. The counts' read-modify-writes make one release sequence, so
+ * the member that completes a phase sees every task's writes; the others see its decisions through the lock. */
+static void team_work(team_t *T) {
+    pthread_mutex_lock(&T->lock);
+    unsigned phase = T->phase, tasks = T->tasks;
+    pthread_mutex_unlock(&T->lock);
+    while (phase != PHASE_END) {
+        for (unsigned c; (c = atomic_fetch_add(&T->next_task[phase], 1)) < tasks;) {
+            team_task(T, phase, c);
+            if (atomic_fetch_add(&T->done_tasks[phase], 1) + 1 == tasks) {
+                unsigned next = team_phase_done(T, phase);
+                pthread_mutex_lock(&T->lock);
+                T->phase = next;
+                T->tasks = tasks_in(T, next);
+                pthread_cond_broadcast(&T->advanced);
+                pthread_mutex_unlock(&T->lock);
+            }
+        }
+        pthread_mutex_lock(&T->lock);
+        while (T->phase == phase) pthread_cond_wait(&T->advanced, &T->lock);
+        phase = T->phase;
+        tasks = T->tasks;
+        pthread_mutex_unlock(&T->lock);
+    }
+}
+
+static void *team_helper(void *arg) {
+    team_t *T = arg;
+    team_work(T);
+    team_leave(T);
     return NULL;
 }
 
-/* Runs the team, the caller as member 0. Returns 0, having done nothing, when not every thread started. */
-static int run_team(team_t *T) {
-    pthread_t ids[CF_ORDER_MAX_THREADS];
-    member_t members[CF_ORDER_MAX_THREADS];
-    if (pthread_barrier_init(&T->barrier, NULL, T->n_threads) != 0) return 0;
-    pthread_mutex_init(&T->gate_lock, NULL);
-    pthread_cond_init(&T->gate_open, NULL);
-    T->gate = 0;
-    unsigned started = 1;
-    for (; started < T->n_threads; started++) {
-        members[started] = (member_t){T, started};
-        if (pthread_create(&ids[started], NULL, team_member, &members[started]) != 0) break;
+/* Runs the team, the caller as one member; returns 0, having done nothing, when it could not be set up. */
+static int run_team(const int64_t *keys, size_t stride, size_t n, int64_t *out, int64_t *tmp, unsigned nt) {
+    team_t *T = calloc(1, sizeof *T);
+    if (!T) return 0;
+    pthread_attr_t detached;
+    if (pthread_attr_init(&detached) != 0) {
+        free(T);
+        return 0;
     }
-    int all = started == T->n_threads;
-    pthread_mutex_lock(&T->gate_lock);
-    T->gate = all ? 1 : -1;
-    pthread_cond_broadcast(&T->gate_open);
-    pthread_mutex_unlock(&T->gate_lock);
-    if (all) team_work(T, 0);
-    for (unsigned u = 1; u < started; u++) pthread_join(ids[u], NULL);
-    pthread_cond_destroy(&T->gate_open);
-    pthread_mutex_destroy(&T->gate_lock);
-    pthread_barrier_destroy(&T->barrier);
-    return all;
+    pthread_attr_setdetachstate(&detached, PTHREAD_CREATE_DETACHED);
+    T->keys = T->sort_keys = keys;
+    T->stride = T->sort_stride = stride;
+    T->n = n;
+    T->out = out;
+    T->tmp = tmp;
+    T->n_chunks = nt;
+    T->phase = disordered(keys, stride, n) ? B_RANGE : R_SCAN;
+    T->tasks = tasks_in(T, T->phase);
+    for (unsigned p = 0; p < PHASES; p++) {
+        atomic_init(&T->next_task[p], 0);
+        atomic_init(&T->done_tasks[p], 0);
+    }
+    atomic_init(&T->members, nt);
+    pthread_mutex_init(&T->lock, NULL);
+    pthread_cond_init(&T->advanced, NULL);
+    unsigned missing = 0; /* helpers that did not start: the others do their part */
+    for (unsigned h = 1; h < nt; h++) {
+        pthread_t id;
+        if (pthread_create(&id, &detached, team_helper, T) != 0) missing++;
+    }
+    pthread_attr_destroy(&detached);
+    if (missing) atomic_fetch_sub(&T->members, missing);
+    team_work(T);
+    team_leave(T);
+    return 1;
 }
 
 cf_status cf_order_argsort(const int64_t *keys, size_t stride, size_t n, int64_t *out, int64_t *tmp,
@@ -628,11 +731,7 @@ cf_status cf_order_argsort(const int64_t *keys, size_t stride, size_t n, int64_t
     if (!keys || !out || !tmp || stride == 0) return CF_EINVAL;
     unsigned nt = threads < CF_ORDER_MAX_THREADS ? threads : CF_ORDER_MAX_THREADS;
     nt = n < nt ? (unsigned)n : nt;
-    if (nt > 1) {
-        team_t T = {.keys = keys, .stride = stride, .n = n, .out = out, .tmp = tmp, .n_threads = nt,
-                    .way = disordered(keys, stride, n) ? TEAM_BUCKETS : TEAM_RUNS};
-        if (run_team(&T)) return CF_OK;
-    }
+    if (nt > 1 && run_team(keys, stride, n, out, tmp, nt)) return CF_OK;
     argsort_one_thread(keys, stride, n, out, tmp);
     return CF_OK;
 }
