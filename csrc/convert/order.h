@@ -12,13 +12,14 @@
  * that: the identity is written as the keys are read, a block at a time, and two runs are merged straight
  * into the output from the keys. No allocation: the caller gives the work area.
  *
- * With threads (pthreads), each thread takes a contiguous chunk of the keys and first-touches its part of the
- * output, so the kernel's page zeroing and the memory traffic are shared out. Keys in order: each writes its
- * identity. Two runs: each merges a disjoint range of the output, its start in both runs found by co-ranking
- * (the "merge path": Odeh et al., "Merge Path - Parallel Merging Made Simple", IPDPSW 2012). Many runs: each
- * sorts its chunk, then adjacent chunks merge pairwise, seams only. Buckets: counts per thread, stable
- * scatter per thread (thread t's keys of a bucket after thread t-1's), buckets sorted by the thread that
- * holds their start. */
+ * With threads (pthreads), the keys are cut into one contiguous chunk per thread, and the work into tasks
+ * per chunk, so the kernel's page zeroing of the fresh output and the memory traffic are shared out. Keys
+ * in order: each chunk's identity. Two runs: each chunk's range of the output merged on its own, its start in
+ * both runs found by co-ranking (the "merge path": Odeh et al., "Merge Path - Parallel Merging Made Simple",
+ * IPDPSW 2012). Many runs: each chunk sorted, then adjacent chunks merged pairwise, seams only. Buckets:
+ * counts and a stable scatter per chunk (chunk c's keys of a bucket after chunk c-1's), each bucket sorted
+ * with the chunk that holds its start. Any thread takes any task, so one the scheduler starts late delays
+ * nothing. */
 #ifndef CF_ORDER_H
 #define CF_ORDER_H
 
