@@ -51,7 +51,8 @@ PARALLEL_SORT_ROWS = 1 << 20
 #: 200k keys nearly in order (512k: 0.31 ms on one, 0.29 on two). Jittered keys gain from 32k on, but their
 #: count alone does not tell them apart.
 PARALLEL_ARGSORT_ROWS = 1 << 19
-#: Threads one argsort uses by default, at most: the sort is bound by memory bandwidth, which a few cores fill.
+#: Threads one argsort uses by default, at most: a cap (measured here on two cores only), since memory
+#: bandwidth rather than cores bounds the sort of keys nearly in order.
 ARGSORT_THREADS = 4
 CHUNK_ROWS = 1 << 14  # rows merged, checked and deflated per piece (1 MB)
 _MAX_REPORTED = 20
