@@ -173,14 +173,17 @@ def _order(events, base_latency: int, report: Report):
                  offset - int(base_latency), offset)
         events.shift_local(offset)
     report.local_offset_ns = offset
+    # Each sort takes threads too: the one that ends first leaves its core to the other's tasks (measured on
+    # two cores, best of 3: Tardis 117 -> 101 ms, recording 30 -> 28 ms for both orders).
+    threads = argsort_threads(len(events))
     if len(events) >= PARALLEL_SORT_ROWS:  # the two orders are independent: one each per core (no GIL held)
         with ThreadPoolExecutor(1, thread_name_prefix="crossfury-sort") as pool:
-            exch = pool.submit(events.argsort, "exch")
-            by_local = events.argsort("local")
+            exch = pool.submit(events.argsort, "exch", threads)
+            by_local = events.argsort("local", threads)
             by_exch = exch.result()
     else:
-        by_exch = events.argsort("exch")
-        by_local = events.argsort("local")
+        by_exch = events.argsort("exch", threads)
+        by_local = events.argsort("local", threads)
     report.seconds["sort"] = time.perf_counter() - t
     return _native.Merger(events, by_exch, by_local)
 
