@@ -17,7 +17,9 @@ warm   the second and later calls in one process of the array-returning API (``c
 memory the peak resident set size of the fresh process (``/usr/bin/time -f %M``).
 sort   the stable argsort of the int64 timestamp columns the converters order (the rows before ordering, real
        timestamps for the recording): ``crossfury.convert.argsort`` against ``np.argsort(kind="stable")``,
-       in this process, best of 5.
+       in this process, best of 5: wall clock with its default threads (the usable cores, at most
+       ``convert.ARGSORT_THREADS``) and on one thread, and the CPU time (``time.process_time``, all threads)
+       of the default run, so the table shows what the threads bought and what they cost.
 
 Checks, or the script exits 1: both converters' .npz files hold the same array, bit for bit, and each argsort
 equals numpy's. Each contender runs alone in its own subprocess; wall-clock figures on a shared machine are
@@ -170,22 +172,29 @@ def sort_runs(kind: str, files: list[str]) -> list[dict]:
         events = _read_recording(files, options, False, None, Report([]))
     rows = events.array()
     out = []
+    threads = convert.argsort_threads(len(rows))
+    contenders = {"numpy": lambda keys: np.argsort(keys, kind="stable"), "crossfury": convert.argsort,
+                  "one_thread": lambda keys: convert.argsort(keys, threads=1)}
     for column in ("exch_ts", "local_ts"):
         keys = np.ascontiguousarray(rows[column])
-        ours, theirs = [], []
+        ref = np.argsort(keys, kind="stable")
+        wall = {name: [] for name in contenders}
+        cpu = {name: [] for name in contenders}
         for _ in range(5):
-            t = time.perf_counter()
-            ref = np.argsort(keys, kind="stable")
-            theirs.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            got = convert.argsort(keys)
-            ours.append(time.perf_counter() - t)
-        if not np.array_equal(ref, got):
-            raise SystemExit(f"bench_convert: crossfury's argsort of {kind} {column} differs from numpy's")
+            for name, sort in contenders.items():
+                t, c = time.perf_counter(), time.process_time()
+                got = sort(keys)
+                wall[name].append(time.perf_counter() - t)
+                cpu[name].append(time.process_time() - c)
+                if not np.array_equal(ref, got):
+                    raise SystemExit(f"bench_convert: {name} argsort of {kind} {column} differs from numpy's")
+                del got
         descents = int(np.count_nonzero(keys[1:] < keys[:-1]))
-        out.append({"column": column, "rows": len(keys), "descents": descents, "crossfury_s": min(ours),
-                    "numpy_s": min(theirs)})
-        del ref, got, keys
+        out.append({"column": column, "rows": len(keys), "descents": descents, "threads": threads,
+                    "crossfury_s": min(wall["crossfury"]), "crossfury_cpu_s": min(cpu["crossfury"]),
+                    "one_thread_s": min(wall["one_thread"]), "numpy_s": min(wall["numpy"]),
+                    "numpy_cpu_s": min(cpu["numpy"])})
+        del ref, keys
     del rows, events
     return out
 
@@ -232,7 +241,10 @@ def table(results: dict) -> tuple[str, list[dict]]:
         for s in r["sort"]:
             ratio = s["numpy_s"] / s["crossfury_s"]
             lines.append(f"| | argsort {s['column']} ({s['rows']:,} rows, {s['descents']:,} descent{'' if s['descents'] == 1 else 's'}) vs "
-                         f"`np.argsort(kind=\"stable\")` | {_s(s['crossfury_s'])} | {_s(s['numpy_s'])} | "
+                         f"`np.argsort(kind=\"stable\")`, {s['threads']} thread{'' if s['threads'] == 1 else 's'} "
+                         f"(1 thread: {_s(s['one_thread_s'])}, {s['numpy_s'] / s['one_thread_s']:.1f}x; CPU time "
+                         f"{_s(s['crossfury_cpu_s'])} vs {_s(s['numpy_cpu_s'])}, {s['numpy_cpu_s'] / s['crossfury_cpu_s']:.1f}x) "
+                         f"| {_s(s['crossfury_s'])} | {_s(s['numpy_s'])} | "
                          f"{ratio:.1f}x | {goal(label + ' sort ' + s['column'], ratio, 2)} |")
     return "\n".join(lines), goals
 

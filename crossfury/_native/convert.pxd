@@ -25,7 +25,9 @@ cdef extern from "convert/event.h" nogil:
 
 cdef extern from "convert/order.h" nogil:
     size_t CF_ORDER_TMP(size_t n)
-    cf_status cf_order_argsort(const int64_t *keys, size_t stride, size_t n, int64_t *out, int64_t *tmp)
+    unsigned CF_ORDER_MAX_THREADS
+    cf_status cf_order_argsort(const int64_t *keys, size_t stride, size_t n, int64_t *out, int64_t *tmp,
+                               unsigned threads)
     int cf_order_is_sorted(const int64_t *keys, size_t stride, size_t n)
     int64_t cf_order_local_offset(const void *rows, size_t row_size, size_t n, int64_t base_latency)
     void cf_order_shift_local(void *rows, size_t row_size, size_t n, int64_t offset)

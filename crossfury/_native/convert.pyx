@@ -173,18 +173,21 @@ cdef class Events:
         with nogil:
             cf_order_shift_local(self.rows, sizeof(cf_row), self.n, offset)
 
-    def argsort(self, str key):
+    def argsort(self, str key, unsigned threads=1):
         """Stable order of the rows by exch_ts ("exch") or local_ts ("local"), or None when the rows are in
-        that order already (the identity: a recording's receive times)."""
+        that order already (the identity: a recording's receive times). On up to ``threads`` threads."""
         cdef const int64_t *keys = &self.rows[0].exch_ts if key == "exch" else &self.rows[0].local_ts
         cdef size_t stride = sizeof(cf_row) // sizeof(int64_t)
         cdef int in_order
         with nogil:
             in_order = cf_order_is_sorted(keys, stride, self.n)
-        return None if in_order else _argsort(keys, stride, self.n)
+        return None if in_order else _argsort(keys, stride, self.n, threads)
 
 
-cdef object _argsort(const int64_t *keys, size_t stride, size_t n):
+MAX_THREADS = CF_ORDER_MAX_THREADS
+
+
+cdef object _argsort(const int64_t *keys, size_t stride, size_t n, unsigned threads):
     out = np.empty(n, dtype=np.int64)
     if n == 0:
         return out
@@ -194,21 +197,22 @@ cdef object _argsort(const int64_t *keys, size_t stride, size_t n):
     if work == NULL:
         raise MemoryError(f"cannot sort {n} rows")
     with nogil:
-        st = cf_order_argsort(keys, stride, n, &o[0], work)
+        st = cf_order_argsort(keys, stride, n, &o[0], work, threads)
     free(work)
     if st != CF_OK:
         raise ValueError(f"argsort failed: status {st}")
     return out
 
 
-def argsort(keys):
-    """Stable argsort of a one-dimensional int64 array: numpy's argsort(kind="stable") permutation."""
+def argsort(keys, unsigned threads=1):
+    """Stable argsort of a one-dimensional int64 array: numpy's argsort(kind="stable") permutation, on up to
+    ``threads`` threads (the GIL released)."""
     cdef const int64_t[:] k = np.asarray(keys, dtype=np.int64)
     if k.shape[0] == 0:
         return np.empty(0, dtype=np.int64)
     if k.strides[0] <= 0 or k.strides[0] % sizeof(int64_t):
         k = np.ascontiguousarray(keys, dtype=np.int64)
-    return _argsort(&k[0], <size_t>(k.strides[0] // sizeof(int64_t)), <size_t>k.shape[0])
+    return _argsort(&k[0], <size_t>(k.strides[0] // sizeof(int64_t)), <size_t>k.shape[0], threads)
 
 
 cdef class Merger:

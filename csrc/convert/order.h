@@ -10,7 +10,16 @@
  * first 64k keys) are first scattered into buckets by their top bits, stably, and each bucket is sorted
  * alone. Keys in order, or in two runs in order (two concatenated files: Tardis trades then book), skip all
  * that: the identity is written as the keys are read, a block at a time, and two runs are merged straight
- * into the output from the keys. No allocation: the caller gives the work area. */
+ * into the output from the keys. No allocation: the caller gives the work area.
+ *
+ * With threads (pthreads), the keys are cut into one contiguous chunk per thread, and the work into tasks
+ * per chunk, so the kernel's page zeroing of the fresh output and the memory traffic are shared out. Keys
+ * in order: each chunk's identity. Two runs: each chunk's range of the output merged on its own, its start in
+ * both runs found by co-ranking (the "merge path": Odeh et al., "Merge Path - Parallel Merging Made Simple",
+ * IPDPSW 2012). Many runs: each chunk sorted, then adjacent chunks merged pairwise, seams only. Buckets:
+ * counts and a stable scatter per chunk (chunk c's keys of a bucket after chunk c-1's), each bucket sorted
+ * with the chunk that holds its start. Any thread takes any task, so one the scheduler starts late delays
+ * nothing. */
 #ifndef CF_ORDER_H
 #define CF_ORDER_H
 
@@ -20,14 +29,21 @@
 #include "convert/event.h"
 
 
-/* Work area of the argsort, in int64s: n / 2 + 1 for merges, and n more where strided keys that take the
- * bucket path are first copied together (untouched, so not resident, otherwise). */
-#define CF_ORDER_TMP(n) ((n) + (n) / 2 + 1)
+/* Most threads one argsort uses; more are clamped to this. */
+#define CF_ORDER_MAX_THREADS 16
+
+/* Work area of the argsort, in int64s: n where strided keys that take the bucket path are first copied
+ * together, n / 2 + 1 for merges, and with threads their bucket counts and n / 2 more (the parts not used
+ * are never touched, so not resident). */
+#define CF_ORDER_TMP(n) (2 * (n) + 2 * CF_ORDER_MAX_THREADS + 2)
 
 /* Stable argsort: out[0..n) receives the indices that order keys[i * stride] ascending, ties in index
  * order (the permutation numpy's argsort(kind="stable") gives). tmp holds CF_ORDER_TMP(n) int64s.
- * CF_EINVAL for a NULL buffer with n > 0 or stride 0. */
-cf_status cf_order_argsort(const int64_t *keys, size_t stride, size_t n, int64_t *out, int64_t *tmp);
+ * threads: how many threads share the work (0 and 1: the caller's alone; at most CF_ORDER_MAX_THREADS and
+ * n are used); the result is the same for any count, and when threads cannot be started the caller's
+ * thread does it all. CF_EINVAL for a NULL buffer with n > 0 or stride 0. */
+cf_status cf_order_argsort(const int64_t *keys, size_t stride, size_t n, int64_t *out, int64_t *tmp,
+                           unsigned threads);
 
 /* 1 when keys[i * stride] never decrease over i < n (their stable argsort is the identity), else 0. */
 int cf_order_is_sorted(const int64_t *keys, size_t stride, size_t n);

@@ -3,6 +3,7 @@
 (crossfury/convert/reference.py), on generated timestamps: sorted runs, jitter, duplicates, extremes."""
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -154,3 +155,67 @@ def test_argsort_of_two_sorted_runs_is_numpys(keys):
     rows = np.zeros(len(keys), dtype=EVENT_DTYPE)
     rows["exch_ts"] = keys
     assert np.array_equal(convert.argsort(rows["exch_ts"]), np.argsort(keys, kind="stable"))
+
+
+# -- the argsort on threads (csrc/convert/order.c, "threads"): forced onto small inputs, where each chunk is a
+# handful of keys and its seams fall anywhere, inside runs of ties included.
+
+THREADS = st.integers(2, 17)  # more than CF_ORDER_MAX_THREADS (16), sometimes: clamped
+
+
+def _numpys(keys: np.ndarray, threads: int) -> None:
+    expected = np.argsort(keys, kind="stable")
+    assert np.array_equal(convert.argsort(keys, threads=threads), expected)
+    rows = np.zeros(len(keys), dtype=EVENT_DTYPE)  # strided keys: a field of each row
+    rows["local_ts"] = keys
+    assert np.array_equal(convert.argsort(rows["local_ts"], threads=threads), expected)
+
+
+@PROPERTY
+@given(keys=timestamps(), threads=THREADS)
+def test_argsort_on_threads_is_numpys_and_the_references(keys, threads):
+    _numpys(keys, threads)
+    assert convert.argsort(keys, threads=threads).tolist() == reference.argsort(keys)
+
+
+@st.composite
+def runs_of_ties(draw):
+    """Keys in runs of equal values (long enough to straddle a chunk seam), the runs in order, shuffled a
+    little, or two files' worth."""
+    values = draw(st.lists(st.integers(-5, 5), min_size=1, max_size=8))
+    lengths = draw(st.lists(st.integers(1, 200), min_size=len(values), max_size=len(values)))
+    shape = draw(st.sampled_from(["sorted", "as drawn", "two files"]))
+    if shape == "sorted":
+        values = sorted(values)
+    keys = np.repeat(np.array(values, dtype=np.int64), lengths)
+    if shape == "two files":
+        keys = np.concatenate([np.sort(keys), np.sort(keys[::2])])
+    return keys
+
+
+@PROPERTY
+@given(keys=runs_of_ties(), threads=THREADS)
+def test_argsort_on_threads_keeps_ties_in_index_order_across_chunk_seams(keys, threads):
+    _numpys(keys, threads)
+
+
+@pytest.mark.parametrize("threads", [2, 3, 16])
+@pytest.mark.parametrize("keys", [[], [5], [5, 5], [2, 1], [1, 2], [7] * 1000, list(range(1000, 0, -1)),
+                                  [3] * 600 + [1] * 600, list(range(500)) + list(range(500))],
+                         ids=["n0", "n1", "n2 equal", "n2 descending", "n2 ascending", "all equal", "descending",
+                              "two runs of ties", "two files"])
+def test_argsort_on_threads_edge_cases(keys, threads):
+    _numpys(np.array(keys, dtype=np.int64), threads)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(keys=large_timestamps(), threads=THREADS)
+def test_argsort_of_many_keys_on_threads_is_numpys(keys, threads):
+    """Over 4096 keys: the bucket way shared out (per-thread counts and scatter), or, when keys bunch, the
+    runs way."""
+    _numpys(keys, threads)
+
+
+def test_argsort_threads_must_be_positive():
+    with pytest.raises(ValueError, match="threads"):
+        convert.argsort(np.arange(3, dtype=np.int64), threads=0)

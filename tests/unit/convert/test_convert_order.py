@@ -129,3 +129,17 @@ def test_merged_output_lives_in_its_own_memory_and_is_writable():
     del view
     memory.shrink(EVENT_DTYPE.itemsize)
     assert len(np.frombuffer(memory, dtype=EVENT_DTYPE)) == 1
+
+
+def test_argsort_uses_threads_from_parallel_argsort_rows_on_and_gives_numpys_order():
+    big = convert.PARALLEL_ARGSORT_ROWS
+    assert convert.argsort_threads(big - 1) == 1
+    assert 1 <= convert.argsort_threads(big) <= convert.ARGSORT_THREADS
+    data = rows(big + 1000, seed=4)  # jittered exchange times and local times a varying latency behind
+
+    for column in ("exch_ts", "local_ts"):
+        keys = np.ascontiguousarray(data[column])
+        expected = np.argsort(keys, kind="stable")
+        assert np.array_equal(convert.argsort(keys), expected)  # the default: threads where cores allow
+        assert np.array_equal(convert.argsort(keys, threads=4), expected)
+        assert np.array_equal(convert.argsort(data[column], threads=3), expected)  # strided: a field of each row
