@@ -15,7 +15,8 @@ def build_sanitized(tmp_path_factory, test_source: str, *sources: str) -> Path:
     if cc is None:
         pytest.skip("no C compiler on PATH")
     out = tmp_path_factory.mktemp("c") / Path(test_source).stem
-    cmd = [cc, "-std=c11", "-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
+    # -pthread: the argsort's thread team (csrc/convert/order.c); glibc before 2.34 keeps pthreads apart
+    cmd = [cc, "-std=c11", "-O1", "-g", "-pthread", "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
            "-Wall", "-Wextra", "-Wconversion", "-Werror", f"-I{REPO / 'csrc'}", str(REPO / test_source),
            *(str(REPO / s) for s in sources), "-o", str(out)]
     build = subprocess.run(cmd, capture_output=True, text=True)
