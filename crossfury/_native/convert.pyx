@@ -5,6 +5,19 @@ from libc.stdint cimport int64_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcpy
 
+cdef extern from *:
+    """
+    #include <sys/mman.h>
+    #include <unistd.h>
+    #ifndef MADV_POPULATE_WRITE
+    #define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+    #endif
+    """
+    int MADV_POPULATE_WRITE
+    int madvise(void *addr, size_t length, int advice) nogil
+    long sysconf(int name) nogil
+    int _SC_PAGESIZE
+
 from crossfury._native.common cimport *
 from crossfury._native.decode cimport Layout
 
@@ -75,6 +88,21 @@ cdef class Memory:
         if size < self.size:
             self.p = _grow(self.p, size, 1)
             self.size = size
+
+    def populate(self, size_t start, size_t end):
+        """Fault in the pages inside bytes [start, end) ahead of their first write (Linux's
+        MADV_POPULATE_WRITE: no data changes), so that the writer does not take the faults; False when the
+        kernel cannot."""
+        cdef size_t page = <size_t>sysconf(_SC_PAGESIZE)
+        cdef size_t base = <size_t>self.p
+        cdef size_t lo = (base + start + page - 1) // page * page
+        cdef size_t hi = (base + min(end, self.size)) // page * page
+        cdef int rc = 0
+        if hi <= lo:
+            return True
+        with nogil:
+            rc = madvise(<void *>lo, hi - lo, MADV_POPULATE_WRITE)
+        return rc == 0
 
     def __getbuffer__(self, Py_buffer *view, int flags):
         PyBuffer_FillInfo(view, self, self.p, <Py_ssize_t>self.size, 0, flags)

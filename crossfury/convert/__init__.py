@@ -12,6 +12,7 @@ wrong or crashes, are listed in the README ("Converters"). Parsing, ordering and
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -46,6 +47,8 @@ log = logging.getLogger(__name__)
 SNAPSHOT_MODES = ("process", "ignore_sod", "ignore")
 PARALLEL_SORT_ROWS = 1 << 20
 CHUNK_ROWS = 1 << 14  # rows merged, checked and deflated per piece (1 MB)
+MERGE_STEP_ROWS = 1 << 16  # array output: rows merged per call (4 MB), the prefault thread's mark
+PREFAULT_STEP = 4 << 20  # bytes of output faulted in per call
 _MAX_REPORTED = 20
 _KIND_NAMES = {_native.TRADES: "trades", _native.BOOK: "incremental_book_L2"}
 _STATUS_NAMES = {-1: "bad number", -2: "number out of range", -8: "not valid JSON or wrong shape",
@@ -119,21 +122,66 @@ def load_npz(path: str | Path) -> np.ndarray:
         return f["data"]
 
 
-def _merged_array(merger, validate: bool = True) -> np.ndarray:
+class _Room:
+    """Memory for a merge's output (room for every row twice), its pages faulted in by a thread from the end
+    backward, ahead of the merge writing from the start, until the two meet.
+
+    A first write to a fresh page costs a page fault: 0.26 s for the 690 MB of a 5.4M-row Tardis merge here,
+    more than the merge itself (0.10 s). Faulted in bulk (MADV_POPULATE_WRITE) the same pages cost 0.19 s, on
+    the other core, from the moment the shorter of the two sorts is done. The pages past the rows
+    written (rows that come out once, with both flags) are given back by the shrink; about 5% for Tardis.
+    """
+
+    def __init__(self, rows: int):
+        self.size = 2 * rows * EVENT_DTYPE.itemsize
+        self.memory = _native.Memory(self.size)  # plain pages: see Memory
+        self.written = 0  # bytes the merge has written: the thread stops short of them
+        self._stop = False
+        self._thread = None
+
+    def start(self) -> None:
+        """Start faulting pages in (once; not for small outputs)."""
+        if self._thread is None and not self._stop and self.size >= 4 * PREFAULT_STEP:
+            self._thread = threading.Thread(target=self._prefault, name="crossfury-prefault", daemon=True)
+            self._thread.start()
+
+    def _prefault(self) -> None:
+        end = self.size
+        while not self._stop and end - PREFAULT_STEP > self.written + PREFAULT_STEP:
+            start = end - PREFAULT_STEP
+            if not self.memory.populate(start, end):
+                return  # an older kernel: the writer takes the faults
+            end = start
+
+    def close(self) -> None:
+        self._stop = True
+        if self._thread is not None:
+            self._thread.join()
+
+
+def _merged_array(merger, validate: bool = True, room: _Room | None = None) -> np.ndarray:
     # Each row comes out once or twice: room for twice the rows, of which the pages past the rows written
-    # are never touched (not resident), and realloc gives them back; this saves a counting pass.
-    memory = _native.Memory(2 * merger.rows * EVENT_DTYPE.itemsize)  # plain pages: see Memory
-    room = np.frombuffer(memory, dtype=EVENT_DTYPE)
-    written = len(merger.next_chunk(len(room), room)) if len(room) else 0
-    del room  # no view is left: the memory can shrink
-    memory.shrink(written * EVENT_DTYPE.itemsize)
-    out = np.frombuffer(memory, dtype=EVENT_DTYPE)
+    # are given back by realloc; this saves a counting pass. The merge goes in steps so that the prefault
+    # thread knows where it stands.
+    room = room if room is not None else _Room(merger.rows)
+    room.start()
+    written = 0
+    try:
+        whole = np.frombuffer(room.memory, dtype=EVENT_DTYPE)
+        while (step := merger.next_chunk(MERGE_STEP_ROWS, whole[written:written + MERGE_STEP_ROWS])) is not None:
+            written += len(step)
+            room.written = written * EVENT_DTYPE.itemsize
+        del whole, step  # no view is left: the memory can shrink
+    finally:
+        room.close()
+    room.memory.shrink(written * EVENT_DTYPE.itemsize)
+    out = np.frombuffer(room.memory, dtype=EVENT_DTYPE)
     if validate:
         merger.validate(out)
     return out
 
 
-def _order(events, base_latency: int, report: Report):
+def _order(events, base_latency: int, report: Report, room: _Room | None = None):
     t = time.perf_counter()
     events.shrink()
     report.rows = len(events)
@@ -146,6 +194,8 @@ def _order(events, base_latency: int, report: Report):
     if len(events) >= PARALLEL_SORT_ROWS:  # the two orders are independent: one each per core (no GIL held)
         with ThreadPoolExecutor(1, thread_name_prefix="crossfury-sort") as pool:
             exch = pool.submit(events.argsort, "exch")
+            if room is not None:  # the shorter sort done, its core faults in the output's pages
+                exch.add_done_callback(lambda _: room.start())
             by_local = events.argsort("local")
             by_exch = exch.result()
     else:
@@ -155,12 +205,22 @@ def _order(events, base_latency: int, report: Report):
     return _native.Merger(events, by_exch, by_local)
 
 
-def _finish_array(merger, report: Report) -> np.ndarray:
+def _finish_array(merger, report: Report, room: _Room | None = None) -> np.ndarray:
     t = time.perf_counter()
-    out = _merged_array(merger)
+    out = _merged_array(merger, room=room)
     report.out_rows = len(out)
     report.seconds["merge"] = time.perf_counter() - t
     return out
+
+
+def _finish_array_of(events, base_latency: int, report: Report) -> np.ndarray:
+    room = _Room(len(events))
+    try:
+        merger = _order(events, base_latency, report, room)
+    except BaseException:
+        room.close()
+        raise
+    return _finish_array(merger, report, room)
 
 
 def _finish_npz(merger, output: str | Path, compress: str, report: Report) -> None:
@@ -325,7 +385,7 @@ def tardis(files: Iterable[str | Path] | str | Path, *, snapshot_mode: str = "pr
     """
     report = report if report is not None else Report([])
     events = _read_tardis(files, snapshot_mode, strict, progress, report)
-    return _finish_array(_order(events, base_latency, report), report)
+    return _finish_array_of(events, base_latency, report)
 
 
 def convert_tardis(files: Iterable[str | Path] | str | Path, output: str | Path, *, snapshot_mode: str = "process",
@@ -403,7 +463,7 @@ def recording(files: Iterable[str | Path] | str | Path, *, base_latency: int = 0
     report = report if report is not None else Report([])
     options = dict(with_bbo=with_bbo, with_mark_price=with_mark_price, sync=sync, agg_trades=agg_trades)
     events = _read_recording(files, options, strict, progress, report)
-    return _finish_array(_order(events, base_latency, report), report)
+    return _finish_array_of(events, base_latency, report)
 
 
 def convert_recording(files: Iterable[str | Path] | str | Path, output: str | Path, *, base_latency: int = 0,
