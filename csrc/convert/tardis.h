@@ -42,6 +42,8 @@ typedef struct {
     uint64_t rows;           /* data rows read */
     int32_t bad_column;      /* after CF_EBADMSG: 0-based column refused, or -1 for a wrong column count */
     size_t need;             /* after CF_ENOSPC: free out rows the next row needs */
+    uint32_t prefix_len;     /* the exchange and symbol fields of the last row read field by field, commas */
+    char prefix[64];         /* included: rows starting the same are read straight through */
 } cf_tardis;
 
 /* Kind of a header line (without its line end). */
