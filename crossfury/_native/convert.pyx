@@ -41,7 +41,8 @@ assert EVENT_DTYPE.itemsize == sizeof(cf_event)
 ROW_DTYPE = np.dtype({name: EVENT_DTYPE.fields[name] for name in ("ev", "exch_ts", "local_ts", "px", "qty")})
 cdef object _ROW_DTYPE = ROW_DTYPE
 assert ROW_DTYPE.itemsize == sizeof(cf_row)
-SCRATCH_ROWS = 1 << 14  # parsers write full events here, then the rows are kept in 40 bytes each
+SCRATCH_ROWS = 1 << 14  # the recording parser writes full events here, then the rows are kept in 40 bytes each
+PARSE_ROOM_ROWS = 1 << 16  # the Tardis parser writes rows in place: free rows kept ahead of it
 
 
 cdef const cf_event *_rows_of(object data, size_t *n) except? NULL:
@@ -114,8 +115,9 @@ cdef class Memory:
 
 cdef class Events:
     """A growable array of rows (ROW_DTYPE: the five fields a converter fills) in C memory (realloc grows it
-    in place for large sizes); numpy views it through the buffer protocol, with no copy. Parsers write full
-    events into a scratch buffer, and append() keeps their first five fields."""
+    in place for large sizes); numpy views it through the buffer protocol, with no copy. The Tardis parser
+    writes rows in place; the recording parser writes full events into a scratch buffer, and append() keeps
+    their first five fields."""
 
     cdef cf_row *rows
     cdef cf_event *scratch
@@ -380,8 +382,8 @@ cdef class TardisParser:
 
     def __cinit__(self, Events events, int kind, int snapshot_mode):
         self.events = events
-        cdef cf_event *bid = <cf_event *>_grow(NULL, 1024, sizeof(cf_event))
-        cdef cf_event *ask = <cf_event *>malloc(1024 * sizeof(cf_event))
+        cdef cf_row *bid = <cf_row *>_grow(NULL, 1024, sizeof(cf_row))
+        cdef cf_row *ask = <cf_row *>malloc(1024 * sizeof(cf_row))
         if ask == NULL:
             free(bid)
             raise MemoryError()
@@ -411,12 +413,12 @@ cdef class TardisParser:
         cdef const char *p = <const char *>&b[0] if len else NULL
         cdef cf_status st
         cdef Events ev = self.events
-        cdef cf_event *scratch
         while pos < len:
-            scratch = ev.scratch_for(self.t.need)
+            # Rows go straight into the buffer: room for a block's worth at least (about 2 MB of text).
+            ev.reserve(max(self.t.need, <size_t>PARSE_ROOM_ROWS))
             with nogil:
-                st = cf_tardis_parse(&self.t, p + pos, len - pos, scratch, ev.n_scratch, &written, &used)
-            ev.append(written)
+                st = cf_tardis_parse(&self.t, p + pos, len - pos, ev.rows + ev.n, ev.cap - ev.n, &written, &used)
+            ev.n += written
             pos += used
             if st == CF_OK:
                 break
@@ -424,10 +426,10 @@ cdef class TardisParser:
                 bad.append((self.t.line, self.t.bad_column))
             elif st == CF_ENOSPC:
                 if self.t.n_bid == self.t.cap_bid:
-                    self.t.ss_bid = <cf_event *>_grow(self.t.ss_bid, self.t.cap_bid * 2, sizeof(cf_event))
+                    self.t.ss_bid = <cf_row *>_grow(self.t.ss_bid, self.t.cap_bid * 2, sizeof(cf_row))
                     self.t.cap_bid *= 2
                 if self.t.n_ask == self.t.cap_ask:
-                    self.t.ss_ask = <cf_event *>_grow(self.t.ss_ask, self.t.cap_ask * 2, sizeof(cf_event))
+                    self.t.ss_ask = <cf_row *>_grow(self.t.ss_ask, self.t.cap_ask * 2, sizeof(cf_row))
                     self.t.cap_ask *= 2
         return pos
 

@@ -29,8 +29,8 @@ cf_tardis_kind cf_tardis_header(const char *line, size_t n) {
     return CF_TARDIS_UNKNOWN;
 }
 
-void cf_tardis_init(cf_tardis *t, cf_tardis_kind kind, cf_tardis_snapshot_mode mode, cf_event *ss_bid,
-                    size_t cap_bid, cf_event *ss_ask, size_t cap_ask) {
+void cf_tardis_init(cf_tardis *t, cf_tardis_kind kind, cf_tardis_snapshot_mode mode, cf_row *ss_bid,
+                    size_t cap_bid, cf_row *ss_ask, size_t cap_ask) {
     memset(t, 0, sizeof *t);
     t->kind = (int32_t)kind;
     t->snapshot_mode = (int32_t)mode;
@@ -218,22 +218,27 @@ static int parse_bool(const field_t *f, int *v) {
     return 0;
 }
 
-static cf_status flush_snapshot(cf_tardis *t, cf_event *out, size_t cap, size_t *o) {
+static inline cf_row row_make(uint64_t ev, int64_t exch_ts, int64_t local_ts, double px, double qty) {
+    cf_row r = {ev, exch_ts, local_ts, px, qty};
+    return r;
+}
+
+static cf_status flush_snapshot(cf_tardis *t, cf_row *out, size_t cap, size_t *o) {
     size_t need = (t->n_bid ? t->n_bid + 1 : 0) + (t->n_ask ? t->n_ask + 1 : 0) + 1;
     if (cap - *o < need) {
         t->need = need;
         return CF_ENOSPC;
     }
     if (t->n_bid) {
-        out[(*o)++] = cf_event_make(CF_EVENT_DEPTH_CLEAR | CF_EVENT_BUY, t->ss_bid[0].exch_ts, t->ss_bid[0].local_ts,
+        out[(*o)++] = row_make(CF_EVENT_DEPTH_CLEAR | CF_EVENT_BUY, t->ss_bid[0].exch_ts, t->ss_bid[0].local_ts,
                                     t->ss_bid[t->n_bid - 1].px, 0.0);
-        memcpy(out + *o, t->ss_bid, t->n_bid * sizeof(cf_event));
+        memcpy(out + *o, t->ss_bid, t->n_bid * sizeof(cf_row));
         *o += t->n_bid;
     }
     if (t->n_ask) {
-        out[(*o)++] = cf_event_make(CF_EVENT_DEPTH_CLEAR | CF_EVENT_SELL, t->ss_ask[0].exch_ts, t->ss_ask[0].local_ts,
+        out[(*o)++] = row_make(CF_EVENT_DEPTH_CLEAR | CF_EVENT_SELL, t->ss_ask[0].exch_ts, t->ss_ask[0].local_ts,
                                     t->ss_ask[t->n_ask - 1].px, 0.0);
-        memcpy(out + *o, t->ss_ask, t->n_ask * sizeof(cf_event));
+        memcpy(out + *o, t->ss_ask, t->n_ask * sizeof(cf_row));
         *o += t->n_ask;
     }
     t->n_bid = t->n_ask = 0;
@@ -251,10 +256,10 @@ typedef struct {
 
 /* Write a row read into values. CF_ENOSPC leaves the row unread (state unchanged but for start_of_day,
  * which the retry sets the same way). */
-static cf_status commit(cf_tardis *t, const values_t *v, cf_event *out, size_t cap, size_t *o) {
+static cf_status commit(cf_tardis *t, const values_t *v, cf_row *out, size_t cap, size_t *o) {
     if (t->kind == CF_TARDIS_TRADES) {
         if (*o == cap) { t->need = 1; return CF_ENOSPC; }
-        out[(*o)++] = cf_event_make(CF_EVENT_TRADE | v->side, v->exch_ts, v->local_ts, v->px, v->qty);
+        out[(*o)++] = row_make(CF_EVENT_TRADE | v->side, v->exch_ts, v->local_ts, v->px, v->qty);
         return CF_OK;
     }
     if (v->snapshot) {
@@ -265,7 +270,7 @@ static cf_status commit(cf_tardis *t, const values_t *v, cf_event *out, size_t c
             t->in_snapshot = 1;
             t->n_bid = t->n_ask = 0;
         }
-        cf_event e = cf_event_make(CF_EVENT_DEPTH_SNAPSHOT | v->side, v->exch_ts, v->local_ts, v->px, v->qty);
+        cf_row e = row_make(CF_EVENT_DEPTH_SNAPSHOT | v->side, v->exch_ts, v->local_ts, v->px, v->qty);
         if (v->side == CF_EVENT_BUY) {
             if (t->n_bid == t->cap_bid) { t->need = 0; return CF_ENOSPC; }
             t->ss_bid[t->n_bid++] = e;
@@ -281,13 +286,13 @@ static cf_status commit(cf_tardis *t, const values_t *v, cf_event *out, size_t c
         if (st != CF_OK) return st;
     }
     if (*o == cap) { t->need = 1; return CF_ENOSPC; }
-    out[(*o)++] = cf_event_make(CF_EVENT_DEPTH | v->side, v->exch_ts, v->local_ts, v->px, v->qty);
+    out[(*o)++] = row_make(CF_EVENT_DEPTH | v->side, v->exch_ts, v->local_ts, v->px, v->qty);
     return CF_OK;
 }
 
 /* One data row, split field by field. CF_EBADMSG sets bad_column. A row read without quotes gives the
  * exchange and symbol fields that fast_row then expects. */
-static cf_status row(cf_tardis *t, const char *line, size_t n, size_t avail, cf_event *out, size_t cap, size_t *o) {
+static cf_status row(cf_tardis *t, const char *line, size_t n, size_t avail, cf_row *out, size_t cap, size_t *o) {
     field_t f[N_COLUMNS + 1];
     int count = split(line, n, avail, f);
     if (count != N_COLUMNS) {
@@ -417,7 +422,7 @@ static size_t fast_row(const cf_tardis *t, const char *s, size_t avail, values_t
 }
 #endif
 
-cf_status cf_tardis_parse(cf_tardis *t, const char *buf, size_t len, cf_event *out, size_t cap, size_t *n_out,
+cf_status cf_tardis_parse(cf_tardis *t, const char *buf, size_t len, cf_row *out, size_t cap, size_t *n_out,
                           size_t *consumed) {
     size_t i = 0, o = 0;
     cf_status st = CF_OK;

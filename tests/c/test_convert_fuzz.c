@@ -131,8 +131,7 @@ typedef struct {
 static rows_t run_tardis(const char *buf, size_t len, int random_caps, cf_tardis_snapshot_mode mode) {
     cf_tardis t;
     size_t cb = random_caps ? 1 + below(3) : 64, ca = random_caps ? 1 + below(3) : 64;
-    cf_tardis_init(&t, CF_TARDIS_BOOK, mode, malloc(cb * sizeof(cf_event)), cb,
-                   malloc(ca * sizeof(cf_event)), ca);
+    cf_tardis_init(&t, CF_TARDIS_BOOK, mode, malloc(cb * sizeof(cf_row)), cb, malloc(ca * sizeof(cf_row)), ca);
     rows_t r = {NULL, 0};
     size_t cap = 0, pos = 0;
     while (pos < len) {
@@ -147,16 +146,17 @@ static rows_t run_tardis(const char *buf, size_t len, int random_caps, cf_tardis
                 cap = r.n + room + 1;
                 r.rows = realloc(r.rows, cap * sizeof(cf_event));
             }
-            cf_event *out = malloc((room ? room : 1) * sizeof(cf_event));
+            cf_row *out = malloc((room ? room : 1) * sizeof(cf_row));
             cf_status st = cf_tardis_parse(&t, block + off, end - pos - off, out, room, &written, &used);
-            if (written) memcpy(r.rows + r.n, out, written * sizeof(cf_event));
+            for (size_t i = 0; i < written; i++)
+                r.rows[r.n + i] = cf_event_make(out[i].ev, out[i].exch_ts, out[i].local_ts, out[i].px, out[i].qty);
             free(out);
             r.n += written;
             off += used;
             if (st == CF_OK) break;
             if (st == CF_ENOSPC) {
-                if (t.n_bid == t.cap_bid) t.ss_bid = realloc(t.ss_bid, (t.cap_bid *= 2) * sizeof(cf_event));
-                if (t.n_ask == t.cap_ask) t.ss_ask = realloc(t.ss_ask, (t.cap_ask *= 2) * sizeof(cf_event));
+                if (t.n_bid == t.cap_bid) t.ss_bid = realloc(t.ss_bid, (t.cap_bid *= 2) * sizeof(cf_row));
+                if (t.n_ask == t.cap_ask) t.ss_ask = realloc(t.ss_ask, (t.cap_ask *= 2) * sizeof(cf_row));
                 continue;
             }
             if (st != CF_EBADMSG) fail("tardis status");
