@@ -158,7 +158,7 @@ class _Room:
         try:
             self._prefault()
             self._check()
-        except Exception as exc:  # re-raised by finish()
+        except Exception as exc:  # noqa: BLE001 - handed to the merging thread: finish() raises it
             self.error = exc
 
     def _prefault(self) -> None:
