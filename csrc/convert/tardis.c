@@ -326,11 +326,12 @@ static cf_status row(cf_tardis *t, const char *line, size_t n, size_t avail, cf_
 }
 
 #ifdef CF_DECIMAL_SWAR
-/* A number field and the byte that must end it: the value as cf_tardis_number reads the field, or 0. */
-static inline int fast_number(const char *s, size_t avail, char stop, double *out, size_t *len) {
+/* A number field, as cf_tardis_number reads it when it ends where its scan stops (*len bytes): 0 when the scan
+ * fails or reaches avail. */
+static inline int fast_number(const char *s, size_t avail, double *out, size_t *len) {
     cf_decimal d;
     size_t end;
-    if (cf_decimal_scan(s, avail, &d, &end) != CF_OK || end >= avail || s[end] != stop) return 0;
+    if (cf_decimal_scan(s, avail, &d, &end) != CF_OK || end >= avail) return 0;
     *out = cf_decimal_to_double(d);
     if (d.mantissa == 0 && s[0] == '-') *out = -0.0;
     *len = end;
@@ -411,14 +412,13 @@ static size_t fast_row(const cf_tardis *t, const char *s, size_t avail, values_t
         }
     }
     size_t len;
-    if (!fast_number(s + p, avail - p, ',', &v->px, &len)) return 0;
+    if (!fast_number(s + p, avail - p, &v->px, &len) || s[p + len] != ',') return 0;
     p += len + 1;
-    if (!fast_number(s + p, avail - p, '\n', &v->qty, &len)) {
-        if (!fast_number(s + p, avail - p, '\r', &v->qty, &len) || p + len + 1 >= avail || s[p + len + 1] != '\n')
-            return 0;
-        p++;
-    }
-    return p + len + 1;
+    if (!fast_number(s + p, avail - p, &v->qty, &len)) return 0;
+    p += len;
+    if (s[p] == '\n') return p + 1;
+    if (s[p] == '\r' && p + 1 < avail && s[p + 1] == '\n') return p + 2;
+    return 0;
 }
 #endif
 
