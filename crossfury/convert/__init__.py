@@ -231,22 +231,22 @@ def _order(events, base_latency: int, report: Report, room: _Room | None = None)
     t = time.perf_counter()
     events.shrink()
     report.rows = len(events)
-    offset = events.local_offset(int(base_latency))
-    if offset:
-        log.info("local_timestamp is ahead of exch_timestamp by %d ns; local_ts shifted by %d ns",
-                 offset - int(base_latency), offset)
-        events.shift_local(offset)
-    report.local_offset_ns = offset
-    if len(events) >= PARALLEL_SORT_ROWS:  # the two orders are independent: one each per core (no GIL held)
-        with ThreadPoolExecutor(1, thread_name_prefix="crossfury-sort") as pool:
+    with ThreadPoolExecutor(1, thread_name_prefix="crossfury-sort") as pool:
+        exch = None
+        if len(events) >= PARALLEL_SORT_ROWS:
+            # The exchange order reads only exch_ts: it runs on the other core (no GIL held) while this one
+            # shifts local_ts and sorts by it; then that core faults in the output's pages.
             exch = pool.submit(events.argsort, "exch")
-            if room is not None:  # the shorter sort done, its core faults in the output's pages
+            if room is not None:
                 exch.add_done_callback(lambda _: room.start())
-            by_local = events.argsort("local")
-            by_exch = exch.result()
-    else:
-        by_exch = events.argsort("exch")
+        offset = events.local_offset(int(base_latency))
+        if offset:
+            log.info("local_timestamp is ahead of exch_timestamp by %d ns; local_ts shifted by %d ns",
+                     offset - int(base_latency), offset)
+            events.shift_local(offset)
+        report.local_offset_ns = offset
         by_local = events.argsort("local")
+        by_exch = exch.result() if exch is not None else events.argsort("exch")
     report.seconds["sort"] = time.perf_counter() - t
     return _native.Merger(events, by_exch, by_local)
 
