@@ -146,12 +146,14 @@ class _Room:
         self.error: Exception | None = None
         self._stop = False
         self._thread: threading.Thread | None = None
+        self._starting = threading.Lock()  # start() comes from the sort thread or from the merge
 
     def start(self) -> None:
         """Start the helper thread (once; not for small outputs)."""
-        if self._thread is None and not self._stop and self.size >= 4 * PREFAULT_STEP:
-            self._thread = threading.Thread(target=self._help, name="crossfury-merge-helper", daemon=True)
-            self._thread.start()
+        with self._starting:
+            if self._thread is None and not self._stop and self.size >= 4 * PREFAULT_STEP:
+                self._thread = threading.Thread(target=self._help, name="crossfury-merge-helper", daemon=True)
+                self._thread.start()
 
     @property
     def helping(self) -> bool:
@@ -194,7 +196,8 @@ class _Room:
 
     def close(self) -> None:
         """Stop the thread (the merge is abandoned, or finished)."""
-        self._stop = True
+        with self._starting:
+            self._stop = True
         self._join()
 
     def _join(self) -> None:
