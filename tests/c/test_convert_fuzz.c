@@ -63,6 +63,14 @@ static const char *TARDIS_ROWS[] = {
     "\n",
 };
 
+static const char *TARDIS_TRADE_ROWS[] = {
+    "binance-futures,BTCUSDT,1575158405045000,1575158405045000,2311017,buy,7541.6,0.5\n",
+    "binance-futures,BTCUSDT,1575158405100000,1575158405120000,123456789012345678901234,sell,7541.5,1.25\n",
+    "binance-futures,BTCUSDT,1575158405100000,1575158405120000,7,unknown,7541.4,0\r\n",
+    "binance-futures,ETHUSDT,1575158405100000,1575158405120000,t-1,buy,-0,1e-3\n",
+    "\n",
+};
+
 static const cf_layout_key DEPTH_KEYS[] = {{"e", CF_FIELD_EVENT}, {"E", CF_FIELD_EXCH_TS}, {"T", CF_FIELD_TRANSACT_TS},
                                            {"U", CF_FIELD_FIRST_ID}, {"u", CF_FIELD_LAST_ID}, {"pu", CF_FIELD_PREV_ID},
                                            {"b", CF_FIELD_BIDS}, {"a", CF_FIELD_ASKS}};
@@ -128,10 +136,11 @@ typedef struct {
 } rows_t;
 
 /* Parse buf with random splits and capacities, growing like the wrapper does. */
-static rows_t run_tardis(const char *buf, size_t len, int random_caps, cf_tardis_snapshot_mode mode) {
+static rows_t run_tardis(const char *buf, size_t len, int random_caps, cf_tardis_kind kind,
+                         cf_tardis_snapshot_mode mode) {
     cf_tardis t;
     size_t cb = random_caps ? 1 + below(3) : 64, ca = random_caps ? 1 + below(3) : 64;
-    cf_tardis_init(&t, CF_TARDIS_BOOK, mode, malloc(cb * sizeof(cf_row)), cb, malloc(ca * sizeof(cf_row)), ca);
+    cf_tardis_init(&t, kind, mode, malloc(cb * sizeof(cf_row)), cb, malloc(ca * sizeof(cf_row)), ca);
     rows_t r = {NULL, 0};
     size_t cap = 0, pos = 0;
     while (pos < len) {
@@ -241,12 +250,16 @@ int main(int argc, char **argv) {
         if (it % 20 == 0) check_argsort(below(8) ? below(300) : below(2000));
         if (it % 500 == 0) check_argsort(4096 + below(8000)); /* the bucket path (csrc/convert/order.c) */
         int mutate = below(3) == 0;
-        size_t len = build(buf, sizeof buf, TARDIS_ROWS, sizeof TARDIS_ROWS / sizeof *TARDIS_ROWS, below(40), mutate);
+        cf_tardis_kind kind = below(4) ? CF_TARDIS_BOOK : CF_TARDIS_TRADES;
+        size_t len = kind == CF_TARDIS_BOOK
+                         ? build(buf, sizeof buf, TARDIS_ROWS, sizeof TARDIS_ROWS / sizeof *TARDIS_ROWS, below(40), mutate)
+                         : build(buf, sizeof buf, TARDIS_TRADE_ROWS, sizeof TARDIS_TRADE_ROWS / sizeof *TARDIS_TRADE_ROWS,
+                                 below(40), mutate);
         char *exact = malloc(len ? len : 1);
         memcpy(exact, buf, len);
         cf_tardis_snapshot_mode mode = (cf_tardis_snapshot_mode)below(3);
-        rows_t a = run_tardis(exact, len, 1, mode);
-        rows_t b = run_tardis(exact, len, 0, mode);
+        rows_t a = run_tardis(exact, len, 1, kind, mode);
+        rows_t b = run_tardis(exact, len, 0, kind, mode);
         if (!mutate) same_rows(a, b, "tardis rows depend on block split or capacity");
         free(a.rows);
         free(b.rows);
