@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 # Thin wrapper over csrc/convert: row buffers in C memory, parsers fed block by block, the ordering kernels.
 from cpython.buffer cimport PyBuffer_FillInfo
-from libc.stdint cimport int64_t, uint32_t, uint64_t
+from libc.stdint cimport INT64_MAX, int64_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcpy
 
@@ -125,6 +125,10 @@ cdef class Events:
     cdef size_t cap
     cdef size_t n_scratch
     cdef int exports
+    # The smallest local_ts - exch_ts (wrapping, as cf_order_local_offset) among rows with a negative one,
+    # taken as rows are added (while they are in cache), or INT64_MAX: valid while `lowest_known`.
+    cdef int64_t lowest_latency
+    cdef bint lowest_known
 
     def __cinit__(self, size_t capacity=4096):
         self.cap = max(capacity, <size_t>16)
@@ -132,6 +136,8 @@ cdef class Events:
         self.scratch = <cf_event *>_grow(NULL, SCRATCH_ROWS, sizeof(cf_event))
         self.n_scratch = SCRATCH_ROWS
         self.n = 0
+        self.lowest_latency = INT64_MAX
+        self.lowest_known = True
 
     def __dealloc__(self):
         free(self.rows)
@@ -162,12 +168,22 @@ cdef class Events:
         """Keep the first count scratch rows."""
         self.reserve(count)
         cf_rows_from_events(self.scratch, count, self.rows + self.n)
-        self.n += count
+        self.added(count)
         return 0
+
+    cdef void added(self, size_t count) noexcept nogil:
+        """count rows were written past the end: take their latencies, and keep them."""
+        # cf_order_local_offset with base 0 is minus the smallest latency when it is negative, else 0.
+        cdef int64_t back = cf_order_local_offset(self.rows + self.n, sizeof(cf_row), count, 0)
+        cdef int64_t lowest = <int64_t>(<uint64_t>0 - <uint64_t>back)
+        if back != 0 and lowest < self.lowest_latency:
+            self.lowest_latency = lowest
+        self.n += count
 
     def __getbuffer__(self, Py_buffer *view, int flags):
         PyBuffer_FillInfo(view, self, self.rows, <Py_ssize_t>(self.n * sizeof(cf_row)), 0, flags)
         self.exports += 1
+        self.lowest_known = False  # a writable view: the rows may change
 
     def __releasebuffer__(self, Py_buffer *view):
         self.exports -= 1
@@ -195,11 +211,17 @@ cdef class Events:
     def local_offset(self, int64_t base_latency):
         """hftbacktest's correct_local_timestamp offset for these rows (0 when no latency is negative)."""
         cdef int64_t off
+        cdef cf_row lowest
+        if self.lowest_known:  # the smallest latency, taken as the rows came: one row that has it
+            lowest.exch_ts = 0
+            lowest.local_ts = self.lowest_latency
+            return cf_order_local_offset(&lowest, sizeof(cf_row), 1, base_latency)
         with nogil:
             off = cf_order_local_offset(self.rows, sizeof(cf_row), self.n, base_latency)
         return off
 
     def shift_local(self, int64_t offset):
+        self.lowest_known = False
         with nogil:
             cf_order_shift_local(self.rows, sizeof(cf_row), self.n, offset)
 
@@ -414,11 +436,10 @@ cdef class TardisParser:
         cdef cf_status st
         cdef Events ev = self.events
         while pos < len:
-            # Rows go straight into the buffer: room for a block's worth at least (about 2 MB of text).
-            ev.reserve(max(self.t.need, <size_t>PARSE_ROOM_ROWS))
+            ev.reserve(max(self.t.need, <size_t>PARSE_ROOM_ROWS))  # rows go straight into the buffer
             with nogil:
                 st = cf_tardis_parse(&self.t, p + pos, len - pos, ev.rows + ev.n, ev.cap - ev.n, &written, &used)
-            ev.n += written
+                ev.added(written)
             pos += used
             if st == CF_OK:
                 break

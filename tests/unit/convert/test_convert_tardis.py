@@ -244,3 +244,19 @@ def test_tardis_rows_read_straight_through_equal_field_by_field(kind_name):
     assert rows["local_ts"].tolist() == [e[2] for e in want]
     assert rows["px"].tobytes() == np.array([e[3] for e in want]).tobytes()  # bit for bit: -0.0 too
     assert rows["qty"].tobytes() == np.array([e[4] for e in want]).tobytes()
+
+
+@pytest.mark.parametrize("base_latency", [0, 1000])
+def test_tardis_local_offset_taken_while_reading_equals_a_pass_over_the_rows(generated, base_latency):
+    # The rows' smallest latency is taken as they are read (crossfury._native.convert.Events.added); it must
+    # give the offset of a pass over all the rows (hftbacktest's correct_local_timestamp).
+    from crossfury.convert import Report, _read_tardis
+
+    book, trades = generated
+    events = _read_tardis([trades, book], "process", False, None, Report([]))
+    taken = events.local_offset(base_latency)
+    rows = events.array()  # a view: the offset is then measured over the rows again
+    latency = rows["local_ts"] - rows["exch_ts"]
+
+    assert latency.min() < 0
+    assert taken == events.local_offset(base_latency) == base_latency - int(latency.min())
