@@ -58,8 +58,8 @@ cdef extern from "convert/tardis.h" nogil:
         int32_t snapshot_mode
         int32_t in_snapshot
         int32_t start_of_day
-        cf_event *ss_bid
-        cf_event *ss_ask
+        cf_row *ss_bid
+        cf_row *ss_ask
         size_t n_bid
         size_t n_ask
         size_t cap_bid
@@ -69,9 +69,9 @@ cdef extern from "convert/tardis.h" nogil:
         int32_t bad_column
         size_t need
     cf_tardis_kind cf_tardis_header(const char *line, size_t n)
-    void cf_tardis_init(cf_tardis *t, cf_tardis_kind kind, cf_tardis_snapshot_mode mode, cf_event *ss_bid,
-                        size_t cap_bid, cf_event *ss_ask, size_t cap_ask)
-    cf_status cf_tardis_parse(cf_tardis *t, const char *buf, size_t len, cf_event *out, size_t cap,
+    void cf_tardis_init(cf_tardis *t, cf_tardis_kind kind, cf_tardis_snapshot_mode mode, cf_row *ss_bid,
+                        size_t cap_bid, cf_row *ss_ask, size_t cap_ask)
+    cf_status cf_tardis_parse(cf_tardis *t, const char *buf, size_t len, cf_row *out, size_t cap,
                               size_t *n_out, size_t *consumed)
     int cf_tardis_number(const char *s, size_t n, size_t avail, double *out)
 

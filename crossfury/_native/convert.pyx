@@ -1,9 +1,22 @@
 # SPDX-License-Identifier: MIT
 # Thin wrapper over csrc/convert: row buffers in C memory, parsers fed block by block, the ordering kernels.
 from cpython.buffer cimport PyBuffer_FillInfo
-from libc.stdint cimport int64_t, uint32_t, uint64_t
+from libc.stdint cimport INT64_MAX, int64_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcpy
+
+cdef extern from *:
+    """
+    #include <sys/mman.h>
+    #include <unistd.h>
+    #ifndef MADV_POPULATE_WRITE
+    #define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+    #endif
+    """
+    int MADV_POPULATE_WRITE
+    int madvise(void *addr, size_t length, int advice) nogil
+    long sysconf(int name) nogil
+    int _SC_PAGESIZE
 
 from crossfury._native.common cimport *
 from crossfury._native.decode cimport Layout
@@ -28,7 +41,8 @@ assert EVENT_DTYPE.itemsize == sizeof(cf_event)
 ROW_DTYPE = np.dtype({name: EVENT_DTYPE.fields[name] for name in ("ev", "exch_ts", "local_ts", "px", "qty")})
 cdef object _ROW_DTYPE = ROW_DTYPE
 assert ROW_DTYPE.itemsize == sizeof(cf_row)
-SCRATCH_ROWS = 1 << 14  # parsers write full events here, then the rows are kept in 40 bytes each
+SCRATCH_ROWS = 1 << 14  # the recording parser writes full events here, then the rows are kept in 40 bytes each
+PARSE_ROOM_ROWS = 1 << 16  # the Tardis parser writes rows in place: free rows kept ahead of it
 
 
 cdef const cf_event *_rows_of(object data, size_t *n) except? NULL:
@@ -76,6 +90,21 @@ cdef class Memory:
             self.p = _grow(self.p, size, 1)
             self.size = size
 
+    def populate(self, size_t start, size_t end):
+        """Fault in the pages inside bytes [start, end) ahead of their first write (Linux's
+        MADV_POPULATE_WRITE: no data changes), so that the writer does not take the faults; False when the
+        kernel cannot."""
+        cdef size_t page = <size_t>sysconf(_SC_PAGESIZE)
+        cdef size_t base = <size_t>self.p
+        cdef size_t lo = (base + start + page - 1) // page * page
+        cdef size_t hi = (base + min(end, self.size)) // page * page
+        cdef int rc = 0
+        if hi <= lo:
+            return True
+        with nogil:
+            rc = madvise(<void *>lo, hi - lo, MADV_POPULATE_WRITE)
+        return rc == 0
+
     def __getbuffer__(self, Py_buffer *view, int flags):
         PyBuffer_FillInfo(view, self, self.p, <Py_ssize_t>self.size, 0, flags)
         self.exports += 1
@@ -86,8 +115,9 @@ cdef class Memory:
 
 cdef class Events:
     """A growable array of rows (ROW_DTYPE: the five fields a converter fills) in C memory (realloc grows it
-    in place for large sizes); numpy views it through the buffer protocol, with no copy. Parsers write full
-    events into a scratch buffer, and append() keeps their first five fields."""
+    in place for large sizes); numpy views it through the buffer protocol, with no copy. The Tardis parser
+    writes rows in place; the recording parser writes full events into a scratch buffer, and append() keeps
+    their first five fields."""
 
     cdef cf_row *rows
     cdef cf_event *scratch
@@ -95,6 +125,10 @@ cdef class Events:
     cdef size_t cap
     cdef size_t n_scratch
     cdef int exports
+    # The smallest local_ts - exch_ts (wrapping, as cf_order_local_offset) among rows with a negative one,
+    # taken as rows are added (while they are in cache), or INT64_MAX: valid while `lowest_known`.
+    cdef int64_t lowest_latency
+    cdef bint lowest_known
 
     def __cinit__(self, size_t capacity=4096):
         self.cap = max(capacity, <size_t>16)
@@ -102,6 +136,8 @@ cdef class Events:
         self.scratch = <cf_event *>_grow(NULL, SCRATCH_ROWS, sizeof(cf_event))
         self.n_scratch = SCRATCH_ROWS
         self.n = 0
+        self.lowest_latency = INT64_MAX
+        self.lowest_known = True
 
     def __dealloc__(self):
         free(self.rows)
@@ -132,12 +168,22 @@ cdef class Events:
         """Keep the first count scratch rows."""
         self.reserve(count)
         cf_rows_from_events(self.scratch, count, self.rows + self.n)
-        self.n += count
+        self.added(count)
         return 0
+
+    cdef void added(self, size_t count) noexcept nogil:
+        """count rows were written past the end: take their latencies, and keep them."""
+        # cf_order_local_offset with base 0 is minus the smallest latency when it is negative, else 0.
+        cdef int64_t back = cf_order_local_offset(self.rows + self.n, sizeof(cf_row), count, 0)
+        cdef int64_t lowest = <int64_t>(<uint64_t>0 - <uint64_t>back)
+        if back != 0 and lowest < self.lowest_latency:
+            self.lowest_latency = lowest
+        self.n += count
 
     def __getbuffer__(self, Py_buffer *view, int flags):
         PyBuffer_FillInfo(view, self, self.rows, <Py_ssize_t>(self.n * sizeof(cf_row)), 0, flags)
         self.exports += 1
+        self.lowest_known = False  # a writable view: the rows may change
 
     def __releasebuffer__(self, Py_buffer *view):
         self.exports -= 1
@@ -165,11 +211,17 @@ cdef class Events:
     def local_offset(self, int64_t base_latency):
         """hftbacktest's correct_local_timestamp offset for these rows (0 when no latency is negative)."""
         cdef int64_t off
+        cdef cf_row lowest
+        if self.lowest_known:  # the smallest latency, taken as the rows came: one row that has it
+            lowest.exch_ts = 0
+            lowest.local_ts = self.lowest_latency
+            return cf_order_local_offset(&lowest, sizeof(cf_row), 1, base_latency)
         with nogil:
             off = cf_order_local_offset(self.rows, sizeof(cf_row), self.n, base_latency)
         return off
 
     def shift_local(self, int64_t offset):
+        self.lowest_known = False
         with nogil:
             cf_order_shift_local(self.rows, sizeof(cf_row), self.n, offset)
 
@@ -356,8 +408,8 @@ cdef class TardisParser:
 
     def __cinit__(self, Events events, int kind, int snapshot_mode):
         self.events = events
-        cdef cf_event *bid = <cf_event *>_grow(NULL, 1024, sizeof(cf_event))
-        cdef cf_event *ask = <cf_event *>malloc(1024 * sizeof(cf_event))
+        cdef cf_row *bid = <cf_row *>_grow(NULL, 1024, sizeof(cf_row))
+        cdef cf_row *ask = <cf_row *>malloc(1024 * sizeof(cf_row))
         if ask == NULL:
             free(bid)
             raise MemoryError()
@@ -387,12 +439,11 @@ cdef class TardisParser:
         cdef const char *p = <const char *>&b[0] if len else NULL
         cdef cf_status st
         cdef Events ev = self.events
-        cdef cf_event *scratch
         while pos < len:
-            scratch = ev.scratch_for(self.t.need)
+            ev.reserve(max(self.t.need, <size_t>PARSE_ROOM_ROWS))  # rows go straight into the buffer
             with nogil:
-                st = cf_tardis_parse(&self.t, p + pos, len - pos, scratch, ev.n_scratch, &written, &used)
-            ev.append(written)
+                st = cf_tardis_parse(&self.t, p + pos, len - pos, ev.rows + ev.n, ev.cap - ev.n, &written, &used)
+                ev.added(written)
             pos += used
             if st == CF_OK:
                 break
@@ -400,10 +451,10 @@ cdef class TardisParser:
                 bad.append((self.t.line, self.t.bad_column))
             elif st == CF_ENOSPC:
                 if self.t.n_bid == self.t.cap_bid:
-                    self.t.ss_bid = <cf_event *>_grow(self.t.ss_bid, self.t.cap_bid * 2, sizeof(cf_event))
+                    self.t.ss_bid = <cf_row *>_grow(self.t.ss_bid, self.t.cap_bid * 2, sizeof(cf_row))
                     self.t.cap_bid *= 2
                 if self.t.n_ask == self.t.cap_ask:
-                    self.t.ss_ask = <cf_event *>_grow(self.t.ss_ask, self.t.cap_ask * 2, sizeof(cf_event))
+                    self.t.ss_ask = <cf_row *>_grow(self.t.ss_ask, self.t.cap_ask * 2, sizeof(cf_row))
                     self.t.cap_ask *= 2
         return pos
 

@@ -28,7 +28,8 @@ except ImportError:  # pragma: no cover - isal is a dependency; zlib is the fall
 
 log = logging.getLogger(__name__)
 
-RAW_BLOCK = 1 << 18  # compressed bytes per read: about 2 MB of text out
+RAW_BLOCK = 1 << 17  # compressed bytes per read: about 1 MB of text out, read while still in cache (Tardis
+# 5.4M rows: 0.33 -> 0.31 s to read, against 256 kB; 64 kB: 0.34)
 PLAIN_BLOCK = 8 << 20
 DEFLATE_THREADS = 2  # npz output: ISA-L level 1 deflates about 0.8 GB/s per core here
 _GZIP_MAGIC = b"\x1f\x8b"

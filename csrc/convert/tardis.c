@@ -29,8 +29,8 @@ cf_tardis_kind cf_tardis_header(const char *line, size_t n) {
     return CF_TARDIS_UNKNOWN;
 }
 
-void cf_tardis_init(cf_tardis *t, cf_tardis_kind kind, cf_tardis_snapshot_mode mode, cf_event *ss_bid,
-                    size_t cap_bid, cf_event *ss_ask, size_t cap_ask) {
+void cf_tardis_init(cf_tardis *t, cf_tardis_kind kind, cf_tardis_snapshot_mode mode, cf_row *ss_bid,
+                    size_t cap_bid, cf_row *ss_ask, size_t cap_ask) {
     memset(t, 0, sizeof *t);
     t->kind = (int32_t)kind;
     t->snapshot_mode = (int32_t)mode;
@@ -218,22 +218,27 @@ static int parse_bool(const field_t *f, int *v) {
     return 0;
 }
 
-static cf_status flush_snapshot(cf_tardis *t, cf_event *out, size_t cap, size_t *o) {
+static inline cf_row row_make(uint64_t ev, int64_t exch_ts, int64_t local_ts, double px, double qty) {
+    cf_row r = {ev, exch_ts, local_ts, px, qty};
+    return r;
+}
+
+static cf_status flush_snapshot(cf_tardis *t, cf_row *out, size_t cap, size_t *o) {
     size_t need = (t->n_bid ? t->n_bid + 1 : 0) + (t->n_ask ? t->n_ask + 1 : 0) + 1;
     if (cap - *o < need) {
         t->need = need;
         return CF_ENOSPC;
     }
     if (t->n_bid) {
-        out[(*o)++] = cf_event_make(CF_EVENT_DEPTH_CLEAR | CF_EVENT_BUY, t->ss_bid[0].exch_ts, t->ss_bid[0].local_ts,
+        out[(*o)++] = row_make(CF_EVENT_DEPTH_CLEAR | CF_EVENT_BUY, t->ss_bid[0].exch_ts, t->ss_bid[0].local_ts,
                                     t->ss_bid[t->n_bid - 1].px, 0.0);
-        memcpy(out + *o, t->ss_bid, t->n_bid * sizeof(cf_event));
+        memcpy(out + *o, t->ss_bid, t->n_bid * sizeof(cf_row));
         *o += t->n_bid;
     }
     if (t->n_ask) {
-        out[(*o)++] = cf_event_make(CF_EVENT_DEPTH_CLEAR | CF_EVENT_SELL, t->ss_ask[0].exch_ts, t->ss_ask[0].local_ts,
+        out[(*o)++] = row_make(CF_EVENT_DEPTH_CLEAR | CF_EVENT_SELL, t->ss_ask[0].exch_ts, t->ss_ask[0].local_ts,
                                     t->ss_ask[t->n_ask - 1].px, 0.0);
-        memcpy(out + *o, t->ss_ask, t->n_ask * sizeof(cf_event));
+        memcpy(out + *o, t->ss_ask, t->n_ask * sizeof(cf_row));
         *o += t->n_ask;
     }
     t->n_bid = t->n_ask = 0;
@@ -241,36 +246,23 @@ static cf_status flush_snapshot(cf_tardis *t, cf_event *out, size_t cap, size_t 
     return CF_OK;
 }
 
-/* One data row. CF_EBADMSG sets bad_column; CF_ENOSPC leaves the row unread (state unchanged but for
- * start_of_day, which the retry sets the same way). */
-static cf_status row(cf_tardis *t, const char *line, size_t n, size_t avail, cf_event *out, size_t cap, size_t *o) {
-    field_t f[N_COLUMNS + 1];
-    int count = split(line, n, avail, f);
-    if (count != N_COLUMNS) {
-        t->bad_column = -1;
-        return CF_EBADMSG;
-    }
+/* A row's values, however its text was read. side: CF_EVENT_BUY, CF_EVENT_SELL or 0 (a trade of no side). */
+typedef struct {
     int64_t exch_ts, local_ts;
     double px, qty;
-    if (!parse_us(f[2].p, f[2].n, &exch_ts)) { t->bad_column = 2; return CF_EBADMSG; }
-    if (!parse_us(f[3].p, f[3].n, &local_ts)) { t->bad_column = 3; return CF_EBADMSG; }
-    /* avail: bytes readable from the field on, within the caller's block (lets the 8-byte reader run) */
-    if (!cf_tardis_number(f[6].p, f[6].n, avail - (size_t)(f[6].p - line), &px)) { t->bad_column = 6; return CF_EBADMSG; }
-    if (!cf_tardis_number(f[7].p, f[7].n, avail - (size_t)(f[7].p - line), &qty)) { t->bad_column = 7; return CF_EBADMSG; }
+    uint64_t side;
+    int snapshot;
+} values_t;
+
+/* Write a row read into values. CF_ENOSPC leaves the row unread (state unchanged but for start_of_day,
+ * which the retry sets the same way). */
+static cf_status commit(cf_tardis *t, const values_t *v, cf_row *out, size_t cap, size_t *o) {
     if (t->kind == CF_TARDIS_TRADES) {
-        uint64_t ev = CF_EVENT_TRADE;
-        if (is_word(&f[5], "buy")) ev |= CF_EVENT_BUY;
-        else if (is_word(&f[5], "sell")) ev |= CF_EVENT_SELL; /* anything else ("unknown"): no side */
         if (*o == cap) { t->need = 1; return CF_ENOSPC; }
-        out[(*o)++] = cf_event_make(ev, exch_ts, local_ts, px, qty);
+        out[(*o)++] = row_make(CF_EVENT_TRADE | v->side, v->exch_ts, v->local_ts, v->px, v->qty);
         return CF_OK;
     }
-    int bid, snapshot;
-    if (is_word(&f[5], "bid") || is_word(&f[5], "buy")) bid = 1;
-    else if (is_word(&f[5], "ask") || is_word(&f[5], "sell")) bid = 0;
-    else { t->bad_column = 5; return CF_EBADMSG; }
-    if (!parse_bool(&f[4], &snapshot)) { t->bad_column = 4; return CF_EBADMSG; }
-    if (snapshot) {
+    if (v->snapshot) {
         if (t->snapshot_mode == CF_TARDIS_SNAPSHOT_IGNORE ||
             (t->snapshot_mode == CF_TARDIS_SNAPSHOT_IGNORE_SOD && t->start_of_day))
             return CF_OK;
@@ -278,12 +270,13 @@ static cf_status row(cf_tardis *t, const char *line, size_t n, size_t avail, cf_
             t->in_snapshot = 1;
             t->n_bid = t->n_ask = 0;
         }
-        if (bid) {
+        cf_row e = row_make(CF_EVENT_DEPTH_SNAPSHOT | v->side, v->exch_ts, v->local_ts, v->px, v->qty);
+        if (v->side == CF_EVENT_BUY) {
             if (t->n_bid == t->cap_bid) { t->need = 0; return CF_ENOSPC; }
-            t->ss_bid[t->n_bid++] = cf_event_make(CF_EVENT_DEPTH_SNAPSHOT | CF_EVENT_BUY, exch_ts, local_ts, px, qty);
+            t->ss_bid[t->n_bid++] = e;
         } else {
             if (t->n_ask == t->cap_ask) { t->need = 0; return CF_ENOSPC; }
-            t->ss_ask[t->n_ask++] = cf_event_make(CF_EVENT_DEPTH_SNAPSHOT | CF_EVENT_SELL, exch_ts, local_ts, px, qty);
+            t->ss_ask[t->n_ask++] = e;
         }
         return CF_OK;
     }
@@ -293,16 +286,160 @@ static cf_status row(cf_tardis *t, const char *line, size_t n, size_t avail, cf_
         if (st != CF_OK) return st;
     }
     if (*o == cap) { t->need = 1; return CF_ENOSPC; }
-    out[(*o)++] = cf_event_make(CF_EVENT_DEPTH | (bid ? CF_EVENT_BUY : CF_EVENT_SELL), exch_ts, local_ts, px, qty);
+    out[(*o)++] = row_make(CF_EVENT_DEPTH | v->side, v->exch_ts, v->local_ts, v->px, v->qty);
     return CF_OK;
 }
 
-cf_status cf_tardis_parse(cf_tardis *t, const char *buf, size_t len, cf_event *out, size_t cap, size_t *n_out,
+/* One data row, split field by field. CF_EBADMSG sets bad_column. A row read without quotes gives the
+ * exchange and symbol fields that fast_row then expects. */
+static cf_status row(cf_tardis *t, const char *line, size_t n, size_t avail, cf_row *out, size_t cap, size_t *o) {
+    field_t f[N_COLUMNS + 1];
+    int count = split(line, n, avail, f);
+    if (count != N_COLUMNS) {
+        t->bad_column = -1;
+        return CF_EBADMSG;
+    }
+    values_t v;
+    if (!parse_us(f[2].p, f[2].n, &v.exch_ts)) { t->bad_column = 2; return CF_EBADMSG; }
+    if (!parse_us(f[3].p, f[3].n, &v.local_ts)) { t->bad_column = 3; return CF_EBADMSG; }
+    /* avail: bytes readable from the field on, within the caller's block (lets the 8-byte reader run) */
+    if (!cf_tardis_number(f[6].p, f[6].n, avail - (size_t)(f[6].p - line), &v.px)) { t->bad_column = 6; return CF_EBADMSG; }
+    if (!cf_tardis_number(f[7].p, f[7].n, avail - (size_t)(f[7].p - line), &v.qty)) { t->bad_column = 7; return CF_EBADMSG; }
+    v.snapshot = 0;
+    if (t->kind == CF_TARDIS_TRADES) {
+        if (is_word(&f[5], "buy")) v.side = CF_EVENT_BUY;
+        else if (is_word(&f[5], "sell")) v.side = CF_EVENT_SELL;
+        else v.side = 0; /* anything else ("unknown"): no side */
+    } else {
+        if (is_word(&f[5], "bid") || is_word(&f[5], "buy")) v.side = CF_EVENT_BUY;
+        else if (is_word(&f[5], "ask") || is_word(&f[5], "sell")) v.side = CF_EVENT_SELL;
+        else { t->bad_column = 5; return CF_EBADMSG; }
+        if (!parse_bool(&f[4], &v.snapshot)) { t->bad_column = 4; return CF_EBADMSG; }
+    }
+    size_t prefix = (size_t)(f[2].p - line);
+    if (prefix <= sizeof t->prefix && (prefix != t->prefix_len || memcmp(t->prefix, line, prefix) != 0) &&
+        !memchr(line, '"', prefix)) {
+        memcpy(t->prefix, line, prefix);
+        t->prefix_len = (uint32_t)prefix;
+    }
+    return commit(t, &v, out, cap, o);
+}
+
+#ifdef CF_DECIMAL_SWAR
+/* A number field, as cf_tardis_number reads it when it ends where its scan stops (*len bytes): 0 when the scan
+ * fails or reaches avail. */
+static inline int fast_number(const char *s, size_t avail, double *out, size_t *len) {
+    cf_decimal d;
+    size_t end;
+    if (cf_decimal_scan(s, avail, &d, &end) != CF_OK || end >= avail) return 0;
+    *out = cf_decimal_to_double(d);
+    if (d.mantissa == 0 && s[0] == '-') *out = -0.0;
+    *len = end;
+    return 1;
+}
+
+/* 0x80 in each byte where a and b differ, over the first len (1..8) bytes. */
+static inline uint64_t differs(uint64_t a, uint64_t b, size_t len) {
+    uint64_t x = a ^ b;
+    uint64_t inside = len >= 8 ? ~0ULL : (1ULL << (8 * len)) - 1;
+    return x & inside;
+}
+
+/* The usual row, read straight through: the exchange and symbol of the last row read field by field (the
+ * same bytes, so no quote and no comma inside), two 16-digit timestamps, "false"/"true" (book) or digits
+ * (a trade id), "bid"/"ask" (book) or "buy"/"sell" (trades), two plain decimals, then the line end ("\n" or "\r\n").
+ * Returns the bytes of the line with its end, the values in v, or 0 when the line is anything else: row()
+ * reads it then, to the same values or an error. Reads only inside s[0..avail). */
+static size_t fast_row(const cf_tardis *t, const char *s, size_t avail, values_t *v) {
+    size_t p = t->prefix_len;
+    if (p == 0 || avail < p + 96) return 0; /* room for every fixed-size read below */
+    for (size_t i = 0; i < p; i += 8) {
+        uint64_t a, b;
+        memcpy(&a, s + i, 8);
+        memcpy(&b, t->prefix + i, 8);
+        if (differs(a, b, p - i)) return 0;
+    }
+    for (int k = 0; k < 2; k++, p += 17) { /* 16 digits and a comma */
+        uint64_t hi, lo;
+        memcpy(&hi, s + p, 8);
+        memcpy(&lo, s + p + 8, 8);
+        if ((cf_swar_nondigits(hi) | cf_swar_nondigits(lo)) || s[p + 16] != ',') return 0;
+        int64_t ns = (int64_t)(cf_swar_digits(hi, 8) * 100000000u + cf_swar_digits(lo, 8)) * 1000;
+        if (k == 0) v->exch_ts = ns;
+        else v->local_ts = ns;
+    }
+    uint64_t w;
+    memcpy(&w, s + p, 8);
+    if (t->kind == CF_TARDIS_BOOK) {
+        if (!differs(w, 0x2C65736C6166ULL, 6)) { /* "false," */
+            v->snapshot = 0;
+            p += 6;
+        } else if (!differs(w, 0x2C65757274ULL, 5)) { /* "true," */
+            v->snapshot = 1;
+            p += 5;
+        } else {
+            return 0;
+        }
+        memcpy(&w, s + p, 8);
+        if (!differs(w, 0x2C646962ULL, 4)) v->side = CF_EVENT_BUY;       /* "bid," */
+        else if (!differs(w, 0x2C6B7361ULL, 4)) v->side = CF_EVENT_SELL; /* "ask," */
+        else return 0;
+        p += 4;
+    } else {
+        size_t digits = 0; /* the id: up to 32 digits */
+        for (;;) {
+            uint64_t nd = cf_swar_nondigits(w);
+            if (nd) {
+                digits += (size_t)__builtin_ctzll(nd) >> 3;
+                break;
+            }
+            digits += 8;
+            if (digits > 32) return 0;
+            memcpy(&w, s + p + digits, 8);
+        }
+        if (digits == 0 || s[p + digits] != ',') return 0;
+        p += digits + 1;
+        memcpy(&w, s + p, 8);
+        v->snapshot = 0;
+        if (!differs(w, 0x2C797562ULL, 4)) { /* "buy," */
+            v->side = CF_EVENT_BUY;
+            p += 4;
+        } else if (!differs(w, 0x2C6C6C6573ULL, 5)) { /* "sell," */
+            v->side = CF_EVENT_SELL;
+            p += 5;
+        } else {
+            return 0;
+        }
+    }
+    size_t len;
+    if (!fast_number(s + p, avail - p, &v->px, &len) || s[p + len] != ',') return 0;
+    p += len + 1;
+    if (!fast_number(s + p, avail - p, &v->qty, &len)) return 0;
+    p += len;
+    if (s[p] == '\n') return p + 1;
+    if (s[p] == '\r' && p + 1 < avail && s[p + 1] == '\n') return p + 2;
+    return 0;
+}
+#endif
+
+cf_status cf_tardis_parse(cf_tardis *t, const char *buf, size_t len, cf_row *out, size_t cap, size_t *n_out,
                           size_t *consumed) {
     size_t i = 0, o = 0;
     cf_status st = CF_OK;
     t->need = 0;
     while (i < len) {
+#ifdef CF_DECIMAL_SWAR
+        values_t v;
+        size_t used = fast_row(t, buf + i, len - i, &v);
+        if (used) {
+            st = commit(t, &v, out, cap, &o);
+            if (st != CF_OK) break; /* CF_ENOSPC: the row is read again */
+            t->line++;
+            t->rows++;
+            i += used;
+            continue;
+        }
+#endif
         const char *nl = memchr(buf + i, '\n', len - i);
         if (!nl) break;
         size_t end = (size_t)(nl - buf), n = end - i;

@@ -34,29 +34,32 @@ typedef struct {
     int32_t snapshot_mode;
     int32_t in_snapshot;     /* snapshot rows are being collected */
     int32_t start_of_day;    /* no update row seen yet */
-    cf_event *ss_bid;        /* caller-owned snapshot buffers */
-    cf_event *ss_ask;
+    cf_row *ss_bid;          /* caller-owned snapshot buffers */
+    cf_row *ss_ask;
     size_t n_bid, n_ask;
     size_t cap_bid, cap_ask;
     uint64_t line;           /* number of the last line read (the header is line 1) */
     uint64_t rows;           /* data rows read */
     int32_t bad_column;      /* after CF_EBADMSG: 0-based column refused, or -1 for a wrong column count */
     size_t need;             /* after CF_ENOSPC: free out rows the next row needs */
+    uint32_t prefix_len;     /* the exchange and symbol fields of the last row read field by field, commas */
+    char prefix[64];         /* included: rows starting the same are read straight through */
 } cf_tardis;
 
 /* Kind of a header line (without its line end). */
 cf_tardis_kind cf_tardis_header(const char *line, size_t n);
 
 /* Start a file of the given kind (state zeroed, buffers from the caller). */
-void cf_tardis_init(cf_tardis *t, cf_tardis_kind kind, cf_tardis_snapshot_mode mode, cf_event *ss_bid,
-                    size_t cap_bid, cf_event *ss_ask, size_t cap_ask);
+void cf_tardis_init(cf_tardis *t, cf_tardis_kind kind, cf_tardis_snapshot_mode mode, cf_row *ss_bid,
+                    size_t cap_bid, cf_row *ss_ask, size_t cap_ask);
 
-/* Read the complete lines of buf[0..len), writing events into out[0..cap).
+/* Read the complete lines of buf[0..len), writing event rows (the five fields a converter fills) into
+ * out[0..cap).
  * *n_out receives the rows written and *consumed the bytes read (always whole lines).
  * CF_OK: every complete line is read. CF_ENOSPC: out has fewer than t->need free rows, or a snapshot buffer
  * is full (n == cap): grow it (keeping its rows) and call again from buf + *consumed. CF_EBADMSG: the line
  * t->line is malformed (t->bad_column); it is skipped and counted in *consumed. Blank lines are skipped. */
-cf_status cf_tardis_parse(cf_tardis *t, const char *buf, size_t len, cf_event *out, size_t cap, size_t *n_out,
+cf_status cf_tardis_parse(cf_tardis *t, const char *buf, size_t len, cf_row *out, size_t cap, size_t *n_out,
                           size_t *consumed);
 
 /* The double nearest the decimal text s[0..n) (Python float() of it); also exponents, '+', "nan", "inf".

@@ -79,6 +79,14 @@ static const char *TARDIS_ROWS[] = {
     "\n",
 };
 
+static const char *TARDIS_TRADE_ROWS[] = {
+    "binance-futures,BTCUSDT,1575158405045000,1575158405045000,2311017,buy,7541.6,0.5\n",
+    "binance-futures,BTCUSDT,1575158405100000,1575158405120000,123456789012345678901234,sell,7541.5,1.25\n",
+    "binance-futures,BTCUSDT,1575158405100000,1575158405120000,7,unknown,7541.4,0\r\n",
+    "binance-futures,ETHUSDT,1575158405100000,1575158405120000,t-1,buy,-0,1e-3\n",
+    "\n",
+};
+
 static const cf_layout_key DEPTH_KEYS[] = {{"e", CF_FIELD_EVENT}, {"E", CF_FIELD_EXCH_TS}, {"T", CF_FIELD_TRANSACT_TS},
                                            {"U", CF_FIELD_FIRST_ID}, {"u", CF_FIELD_LAST_ID}, {"pu", CF_FIELD_PREV_ID},
                                            {"b", CF_FIELD_BIDS}, {"a", CF_FIELD_ASKS}};
@@ -144,11 +152,11 @@ typedef struct {
 } rows_t;
 
 /* Parse buf with random splits and capacities, growing like the wrapper does. */
-static rows_t run_tardis(const char *buf, size_t len, int random_caps, cf_tardis_snapshot_mode mode) {
+static rows_t run_tardis(const char *buf, size_t len, int random_caps, cf_tardis_kind kind,
+                         cf_tardis_snapshot_mode mode) {
     cf_tardis t;
     size_t cb = random_caps ? 1 + below(3) : 64, ca = random_caps ? 1 + below(3) : 64;
-    cf_tardis_init(&t, CF_TARDIS_BOOK, mode, malloc(cb * sizeof(cf_event)), cb,
-                   malloc(ca * sizeof(cf_event)), ca);
+    cf_tardis_init(&t, kind, mode, malloc(cb * sizeof(cf_row)), cb, malloc(ca * sizeof(cf_row)), ca);
     rows_t r = {NULL, 0};
     size_t cap = 0, pos = 0;
     while (pos < len) {
@@ -163,16 +171,17 @@ static rows_t run_tardis(const char *buf, size_t len, int random_caps, cf_tardis
                 cap = r.n + room + 1;
                 r.rows = realloc(r.rows, cap * sizeof(cf_event));
             }
-            cf_event *out = malloc((room ? room : 1) * sizeof(cf_event));
+            cf_row *out = malloc((room ? room : 1) * sizeof(cf_row));
             cf_status st = cf_tardis_parse(&t, block + off, end - pos - off, out, room, &written, &used);
-            if (written) memcpy(r.rows + r.n, out, written * sizeof(cf_event));
+            for (size_t i = 0; i < written; i++)
+                r.rows[r.n + i] = cf_event_make(out[i].ev, out[i].exch_ts, out[i].local_ts, out[i].px, out[i].qty);
             free(out);
             r.n += written;
             off += used;
             if (st == CF_OK) break;
             if (st == CF_ENOSPC) {
-                if (t.n_bid == t.cap_bid) t.ss_bid = realloc(t.ss_bid, (t.cap_bid *= 2) * sizeof(cf_event));
-                if (t.n_ask == t.cap_ask) t.ss_ask = realloc(t.ss_ask, (t.cap_ask *= 2) * sizeof(cf_event));
+                if (t.n_bid == t.cap_bid) t.ss_bid = realloc(t.ss_bid, (t.cap_bid *= 2) * sizeof(cf_row));
+                if (t.n_ask == t.cap_ask) t.ss_ask = realloc(t.ss_ask, (t.cap_ask *= 2) * sizeof(cf_row));
                 continue;
             }
             if (st != CF_EBADMSG) fail("tardis status");
@@ -258,12 +267,16 @@ int main(int argc, char **argv) {
         if (it % 20 == 0) check_argsort(below(8) ? below(300) : below(2000));
         if (it % 500 == 0) check_argsort(4096 + below(8000)); /* the bucket path (csrc/convert/order.c) */
         int mutate = below(3) == 0;
-        size_t len = build(buf, sizeof buf, TARDIS_ROWS, sizeof TARDIS_ROWS / sizeof *TARDIS_ROWS, below(40), mutate);
+        cf_tardis_kind kind = below(4) ? CF_TARDIS_BOOK : CF_TARDIS_TRADES;
+        size_t len = kind == CF_TARDIS_BOOK
+                         ? build(buf, sizeof buf, TARDIS_ROWS, sizeof TARDIS_ROWS / sizeof *TARDIS_ROWS, below(40), mutate)
+                         : build(buf, sizeof buf, TARDIS_TRADE_ROWS, sizeof TARDIS_TRADE_ROWS / sizeof *TARDIS_TRADE_ROWS,
+                                 below(40), mutate);
         char *exact = malloc(len ? len : 1);
         memcpy(exact, buf, len);
         cf_tardis_snapshot_mode mode = (cf_tardis_snapshot_mode)below(3);
-        rows_t a = run_tardis(exact, len, 1, mode);
-        rows_t b = run_tardis(exact, len, 0, mode);
+        rows_t a = run_tardis(exact, len, 1, kind, mode);
+        rows_t b = run_tardis(exact, len, 0, kind, mode);
         if (!mutate) same_rows(a, b, "tardis rows depend on block split or capacity");
         free(a.rows);
         free(b.rows);

@@ -143,3 +143,25 @@ def test_argsort_uses_threads_from_parallel_argsort_rows_on_and_gives_numpys_ord
         assert np.array_equal(convert.argsort(keys), expected)  # the default: threads where cores allow
         assert np.array_equal(convert.argsort(keys, threads=4), expected)
         assert np.array_equal(convert.argsort(data[column], threads=3), expected)  # strided: a field of each row
+
+
+def test_large_merge_faults_in_and_checks_on_a_helper_thread():
+    # Outputs of 16 MB and more get the helper thread (crossfury.convert._Room): pages faulted in ahead of the merge,
+    # rows checked trailing the merge. Same rows as the plain merge; a row out of order still raises.
+    from crossfury import convert as c
+    from crossfury._native import convert as native
+
+    data = rows(300_000, 8)
+    by_exch, by_local = convert.argsort(data["exch_ts"]), convert.argsort(data["local_ts"])
+    assert 2 * len(data) * EVENT_DTYPE.itemsize >= 4 * c.PREFAULT_STEP
+    m = native.Merger(data, by_exch, by_local)
+    expected = np.empty(m.count(), dtype=EVENT_DTYPE)
+    m.next_chunk(len(expected), expected)
+
+    got = c._merged_array(native.Merger(data, by_exch, by_local))
+
+    assert got.tobytes() == expected.tobytes()
+    bad_exch = by_exch.copy()
+    bad_exch[[100_000, 250_000]] = bad_exch[[250_000, 100_000]]  # two rows swapped: exchange times go back
+    with pytest.raises(ValueError, match="exchange events are out of order"):
+        c._merged_array(native.Merger(data, bad_exch, by_local))

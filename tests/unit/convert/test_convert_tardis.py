@@ -169,3 +169,94 @@ def test_tardis_numbers_parse_like_python_float():
         assert np.signbit(parse_number(text.encode())) == np.signbit(float(text))
     for junk in ["", "abc", "1.2.3", "0x10", " 1", "1 "]:
         assert parse_number(junk.encode()) is None
+
+
+def _variant_rows(kind: int, rng) -> tuple[bytes, list]:
+    """Rows mixing the usual form (read straight through) with every other form the parser takes (read
+    field by field), and what each must give: (ev, exch_ts, local_ts, px, qty), "skip" for a snapshot row
+    (snapshot mode "ignore"), or None for a row refused."""
+    from crossfury._native import convert as native
+
+    book = kind == native.BOOK
+    prefixes = ["binance-futures,BTCUSDT,", "binance-futures,BTCUSDT,", "bitmex,XBTUSD,", '"okex",BTC-USDT,',
+                "binance-futures,BTCUSDTX,", "b,S,"]
+    numbers = ["75065.5", "0.205", "7", "0", "-0", "-1.5", "1e-3", "0.00000001", "123456789.12345678",
+               "1234567.5", '"7541.8"', "+2.5", "12345678901234567890.5", "abc", ""]
+    sides = ["bid", "ask", "buy", "sell", "middle"] if book else ["buy", "sell", "unknown", ""]
+    flags = ["false", "false", "true", "False", "TRUE", "", "yes"]
+    side_bits = {"bid": 1 << 29, "buy": 1 << 29, "ask": 1 << 28, "sell": 1 << 28}
+    lines, expected = [], []
+    for _ in range(4000):
+        exch_us = int(rng.integers(1, 9 * 10**15)) if rng.random() < 0.2 else 1575158400000000 + int(rng.integers(10**9))
+        local_us = exch_us + int(rng.integers(0, 10**6))
+        px, qty = rng.choice(numbers, p=None if rng.random() < 0.3 else [0.5] + [0.5 / 14] * 14, size=2)
+        side = sides[int(rng.integers(len(sides)))] if rng.random() < 0.3 else sides[int(rng.integers(2))]
+        flag = flags[int(rng.integers(len(flags)))] if rng.random() < 0.2 else "false"
+        trade_id = "".join(map(str, rng.integers(0, 10, size=int(rng.integers(1, 40))))) if rng.random() < 0.9 else "t-1"
+        middle = flag if book else trade_id
+        prefix = prefixes[int(rng.integers(len(prefixes)))] if rng.random() < 0.1 else prefixes[0]
+        end = "\r\n" if rng.random() < 0.05 else "\n"
+        lines.append(f"{prefix}{exch_us},{local_us},{middle},{side},{px},{qty}{end}")
+
+        def number(text):
+            try:
+                return float(text.strip('"')) if text.strip('"') and "_" not in text else None
+            except ValueError:
+                return None
+
+        ok = (number(px) is not None and number(qty) is not None and len(str(exch_us)) <= 16
+              and len(str(local_us)) <= 16)
+        if book:
+            ok = ok and side in side_bits and flag in ("false", "False", "true", "TRUE", "")
+            if ok and flag in ("true", "TRUE"):
+                expected.append("skip")
+                continue
+        expected.append((side_bits.get(side, 0) | (1 if book else 2), exch_us * 1000, local_us * 1000,
+                         number(px), number(qty)) if ok else None)
+    return "".join(lines).encode(), expected
+
+
+@pytest.mark.parametrize("kind_name", ["BOOK", "TRADES"])
+def test_tardis_rows_read_straight_through_equal_field_by_field(kind_name):
+    # The usual row is read straight through (csrc/convert/tardis.c fast_row), any other form field by field:
+    # the values, refusals and line numbers must not depend on which path read a row, nor on block ends.
+    from crossfury._native import convert as native
+
+    kind = getattr(native, kind_name)
+    rng = np.random.default_rng(11)
+    text, expected = _variant_rows(kind, rng)
+    events = native.Events()
+    parser = native.TardisParser(events, kind, native.SNAPSHOT_MODES["ignore"])
+    bad, tail, pos = [], b"", 0
+    while pos < len(text):
+        step = int(rng.integers(1, 3000))
+        block = tail + text[pos:pos + step]
+        pos += step
+        tail = block[parser.feed(block, bad):]
+    assert tail == b""
+
+    rows = events.array()
+    want = [e for e in expected if e not in (None, "skip")]
+    assert [line for line, _ in bad] == [i + 2 for i, e in enumerate(expected) if e is None]  # header: line 1
+    assert len(rows) == len(want) > 2500
+    assert rows["ev"].tolist() == [e[0] for e in want]
+    assert rows["exch_ts"].tolist() == [e[1] for e in want]
+    assert rows["local_ts"].tolist() == [e[2] for e in want]
+    assert rows["px"].tobytes() == np.array([e[3] for e in want]).tobytes()  # bit for bit: -0.0 too
+    assert rows["qty"].tobytes() == np.array([e[4] for e in want]).tobytes()
+
+
+@pytest.mark.parametrize("base_latency", [0, 1000])
+def test_tardis_local_offset_taken_while_reading_equals_a_pass_over_the_rows(generated, base_latency):
+    # The rows' smallest latency is taken as they are read (crossfury._native.convert.Events.added); it must
+    # give the offset of a pass over all the rows (hftbacktest's correct_local_timestamp).
+    from crossfury.convert import Report, _read_tardis
+
+    book, trades = generated
+    events = _read_tardis([trades, book], "process", False, None, Report([]))
+    taken = events.local_offset(base_latency)
+    rows = events.array()  # a view: the offset is then measured over the rows again
+    latency = rows["local_ts"] - rows["exch_ts"]
+
+    assert latency.min() < 0
+    assert taken == events.local_offset(base_latency) == base_latency - int(latency.min())
