@@ -68,16 +68,21 @@ int cf_tardis_number(const char *s, size_t n, size_t avail, double *out) {
     return 1;
 }
 
-/* Microsecond integer text -> ns. */
+/* The largest time in us whose ns fits int64 (2262-04-11): 16 digits reach past it, so it is checked. */
+#define MAX_US ((uint64_t)INT64_MAX / 1000)
+
+/* Microsecond integer text -> ns; 0 for anything else, or for a time past MAX_US. */
 static int parse_us(const char *s, size_t n, int64_t *ns) {
-    if (n == 0 || n > 16) return 0; /* 16 digits of us reach year 2286; ns then stays inside int64 */
+    if (n == 0 || n > 16) return 0;
 #ifdef CF_DECIMAL_SWAR
     if (n == 16) { /* every timestamp since 2001: two eight-digit words */
         uint64_t hi, lo;
         memcpy(&hi, s, 8);
         memcpy(&lo, s + 8, 8);
         if (cf_swar_nondigits(hi) | cf_swar_nondigits(lo)) return 0;
-        *ns = (int64_t)(cf_swar_digits(hi, 8) * 100000000u + cf_swar_digits(lo, 8)) * 1000;
+        uint64_t us = cf_swar_digits(hi, 8) * 100000000u + cf_swar_digits(lo, 8);
+        if (us > MAX_US) return 0;
+        *ns = (int64_t)us * 1000;
         return 1;
     }
 #endif
@@ -87,6 +92,7 @@ static int parse_us(const char *s, size_t n, int64_t *ns) {
         if (d > 9) return 0;
         v = v * 10 + (int64_t)d;
     }
+    if ((uint64_t)v > MAX_US) return 0;
     *ns = v * 1000;
     return 1;
 }
@@ -364,7 +370,9 @@ static size_t fast_row(const cf_tardis *t, const char *s, size_t avail, values_t
         memcpy(&hi, s + p, 8);
         memcpy(&lo, s + p + 8, 8);
         if ((cf_swar_nondigits(hi) | cf_swar_nondigits(lo)) || s[p + 16] != ',') return 0;
-        int64_t ns = (int64_t)(cf_swar_digits(hi, 8) * 100000000u + cf_swar_digits(lo, 8)) * 1000;
+        uint64_t us = cf_swar_digits(hi, 8) * 100000000u + cf_swar_digits(lo, 8);
+        if (us > MAX_US) return 0; /* parse_us refuses it */
+        int64_t ns = (int64_t)us * 1000;
         if (k == 0) v->exch_ts = ns;
         else v->local_ts = ns;
     }

@@ -142,6 +142,26 @@ def test_tardis_malformed_rows_reported_with_file_and_line(tmp_path):
         convert.tardis([f], strict=True)
 
 
+@pytest.mark.parametrize("stamp", ["9223372036854776", "9999999999999999", "922337203685477600"])
+def test_tardis_times_past_int64_nanoseconds_are_refused_not_wrapped(tmp_path, stamp):
+    # 16 digits of us reach past 2262-04-11, the last ns an int64 holds: such a row is malformed, whichever
+    # column and whichever reader (the usual row's or field by field) meets it.
+    f = tmp_path / "book.csv"
+    f.write_text("exchange,symbol,timestamp,local_timestamp,is_snapshot,side,price,amount\n"
+                 "binance,BTCUSDT,1720137600123000,1720137600125000,false,bid,100.5,1\n"
+                 f"binance,BTCUSDT,{stamp},1720137600125000,false,bid,100.5,2\n"
+                 f"binance,BTCUSDT,1720137600123000,{stamp},false,bid,100.5,3\n"
+                 "binance,BTCUSDT,9223372036854775,9223372036854775,false,ask,101.5,4\n")
+    report = convert.Report([])
+
+    data = convert.tardis([f], report=report)
+
+    assert report.malformed == 2
+    assert [p.split(": ", 1)[0] for p in report.problems] == [f"{f}:3", f"{f}:4"]
+    assert sorted(data["qty"].tolist()) == [1.0, 4.0]
+    assert data["exch_ts"].max() == 9223372036854775 * 1000  # the last one that fits is kept
+
+
 def test_tardis_truncated_gzip_converts_up_to_last_complete_line(generated, tmp_path):
     book, _ = generated
     blob = book.read_bytes()
