@@ -17,7 +17,7 @@ warm   the second and later calls in one process of the array-returning API (``c
 memory the peak resident set size of the fresh process (``/usr/bin/time -f %M``).
 sort   the stable argsort of the int64 timestamp columns the converters order (the rows before ordering, real
        timestamps for the recording): ``crossfury.convert.argsort`` against ``np.argsort(kind="stable")``,
-       in this process, best of 5: wall clock with its default threads (the usable cores, at most
+       in this process, best of 15 (a sort takes milliseconds, so a few runs are all noise): wall clock with its default threads (the usable cores, at most
        ``convert.ARGSORT_THREADS``) and on one thread, and the CPU time (``time.process_time``, all threads)
        of the default run, so the table shows what the threads bought and what they cost.
 
@@ -161,6 +161,9 @@ def warm_runs(kind: str, files: list[str], repeat: int) -> dict:
 # -- sort: the rows each converter orders, before ordering.
 
 
+SORT_RUNS = 15
+
+
 def sort_runs(kind: str, files: list[str]) -> list[dict]:
     from crossfury import convert
     from crossfury.convert import Report, _read_recording, _read_tardis
@@ -180,7 +183,7 @@ def sort_runs(kind: str, files: list[str]) -> list[dict]:
         ref = np.argsort(keys, kind="stable")
         wall = {name: [] for name in contenders}
         cpu = {name: [] for name in contenders}
-        for _ in range(5):
+        for _ in range(SORT_RUNS):
             for name, sort in contenders.items():
                 t, c = time.perf_counter(), time.process_time()
                 got = sort(keys)
