@@ -442,7 +442,7 @@ def _read_tardis(files, snapshot_mode: str, strict: bool, progress: Progress | N
     columns = ("exchange", "symbol", "timestamp", "local_timestamp", "is_snapshot/id", "side", "price", "amount")
 
     def describe(item):
-        line, column = item
+        _line, column = item
         return "wrong number of columns" if column < 0 else f"bad {columns[column]} value"
 
     for path, kind in ordered:
@@ -508,7 +508,7 @@ def _read_recording(files, options: dict, strict: bool, progress: Progress | Non
     feeder = _Feeder(paths, report, strict, progress)
 
     def describe(item):
-        line, status, offset = item
+        _line, status, offset = item
         if status == -8 and offset == 0:
             return "no receive timestamp, or not a JSON message"
         return f"{_STATUS_NAMES.get(status, f'status {status}')} at byte {offset}"
