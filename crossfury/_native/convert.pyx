@@ -220,6 +220,24 @@ cdef class Events:
             off = cf_order_local_offset(self.rows, sizeof(cf_row), self.n, base_latency)
         return off
 
+    def reserve_rows(self, size_t rows):
+        """Room for at least rows more rows (address space: pages are taken as rows are written)."""
+        self.reserve(rows)
+
+    def populate(self, size_t start_row, size_t end_row):
+        """Fault in the pages of rows [start_row, end_row) of the room (Linux's MADV_POPULATE_WRITE: no data
+        changes) ahead of their first write; False when the kernel cannot."""
+        cdef size_t page = <size_t>sysconf(_SC_PAGESIZE)
+        cdef size_t base = <size_t>self.rows
+        cdef size_t lo = (base + start_row * sizeof(cf_row) + page - 1) // page * page
+        cdef size_t hi = (base + min(end_row, self.cap) * sizeof(cf_row)) // page * page
+        cdef int rc = 0
+        if hi <= lo:
+            return True
+        with nogil:
+            rc = madvise(<void *>lo, hi - lo, MADV_POPULATE_WRITE)
+        return rc == 0
+
     def shift_local(self, int64_t offset):
         self.lowest_known = False
         with nogil:

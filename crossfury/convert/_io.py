@@ -48,8 +48,11 @@ class Blocks:
     ``read_bytes`` counts the file bytes consumed, for progress.
     """
 
-    def __init__(self, path: str | Path, prefetch: int = 3):
+    def __init__(self, path: str | Path, prefetch: int = 3, idle: Callable[[], bool] | None = None):
+        """``idle`` is called in the reading thread while the reader is ahead (its queue full), until it
+        returns False: the place for work that would otherwise wait."""
         self.path = Path(path)
+        self._idle = idle
         self.truncated = False
         self.error = ""
         self.read_bytes = 0
@@ -71,7 +74,7 @@ class Blocks:
                         if not block:
                             break
                         self.read_bytes += len(block)
-                        self._q.put(block)
+                        self._put(block)
         except (zlib.error, _zlib.error, OSError) as exc:
             self.truncated = True
             self.error = str(exc)
@@ -95,7 +98,7 @@ class Blocks:
                     in_member = True
                 out = d.decompress(raw)
                 if out:
-                    self._q.put(out)
+                    self._put(out)
                 if d.eof:
                     in_member = False
                     raw = d.unused_data
@@ -107,6 +110,16 @@ class Blocks:
                 self._q.put(out)
             self.truncated = True
             self.error = "compressed stream ends before its end marker"
+
+    def _put(self, block: bytes) -> None:
+        while self._idle is not None:
+            try:
+                self._q.put_nowait(block)
+                return
+            except queue.Full:
+                if not self._idle():
+                    break
+        self._q.put(block)
 
     def __iter__(self) -> Iterator[bytes]:
         while True:
