@@ -451,11 +451,15 @@ class _RowFaults:
 
     STEP_ROWS = 1 << 14  # 640 kB of rows a call
     LEAD_ROWS = 1 << 18  # at most 10 MB ahead of the parser
+    MAX_ROOM_ROWS = 1 << 27  # 5 GB of address space at most, asked for up front
 
     def __init__(self, events, text_bytes: int):
         self.events = events
         self.done = 0
-        events.reserve_rows(text_bytes // 30 + 1024)
+        try:
+            events.reserve_rows(min(text_bytes // 30, self.MAX_ROOM_ROWS) + 1024)
+        except MemoryError:  # the system will not give that much address space: the rows grow as they come
+            pass
 
     def __call__(self) -> bool:
         written = len(self.events)

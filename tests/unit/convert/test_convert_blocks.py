@@ -96,3 +96,16 @@ def test_tardis_rows_are_faulted_in_ahead_of_the_parser_without_changing_them(tm
     monkeypatch.setattr(_RowFaults, "__call__", lambda self: False)
     plain = convert.tardis([trades, book])
     assert got.tobytes() == plain.tobytes()
+
+
+def test_tardis_converts_when_the_room_for_its_rows_is_refused(tmp_path, monkeypatch):
+    from crossfury import convert as c
+
+    book, trades = tmp_path / "b.csv.gz", tmp_path / "t.csv.gz"
+    write_tardis(book, trades, 5000, seed=3, snapshot_every=2000)
+    expected = convert.tardis([trades, book])
+
+    # Room for 2^40 rows (44 TB of address space): the system refuses, the rows grow as they come.
+    monkeypatch.setattr(c._RowFaults, "MAX_ROOM_ROWS", 1 << 40)
+    monkeypatch.setattr(c, "_text_size", lambda path: 30 << 40)
+    assert convert.tardis([trades, book]).tobytes() == expected.tobytes()
