@@ -65,6 +65,21 @@ cdef inline void *_grow(void *p, size_t count, size_t size) except NULL:
     return q
 
 
+cdef bint _populate(void *p, size_t start, size_t end):
+    """Fault in the whole pages inside bytes [start, end) of p (Linux's MADV_POPULATE_WRITE: no data changes);
+    False when the kernel cannot."""
+    cdef size_t page = <size_t>sysconf(_SC_PAGESIZE)
+    cdef size_t base = <size_t>p
+    cdef size_t lo = (base + start + page - 1) // page * page
+    cdef size_t hi = (base + end) // page * page
+    cdef int rc = 0
+    if hi <= lo:
+        return True
+    with nogil:
+        rc = madvise(<void *>lo, hi - lo, MADV_POPULATE_WRITE)
+    return rc == 0
+
+
 cdef class Memory:
     """Bytes from malloc that numpy views through the buffer protocol (np.frombuffer), for the merged output.
     numpy asks the kernel for transparent huge pages on its own large arrays (madvise); on a busy machine their
@@ -94,16 +109,7 @@ cdef class Memory:
         """Fault in the pages inside bytes [start, end) ahead of their first write (Linux's
         MADV_POPULATE_WRITE: no data changes), so that the writer does not take the faults; False when the
         kernel cannot."""
-        cdef size_t page = <size_t>sysconf(_SC_PAGESIZE)
-        cdef size_t base = <size_t>self.p
-        cdef size_t lo = (base + start + page - 1) // page * page
-        cdef size_t hi = (base + min(end, self.size)) // page * page
-        cdef int rc = 0
-        if hi <= lo:
-            return True
-        with nogil:
-            rc = madvise(<void *>lo, hi - lo, MADV_POPULATE_WRITE)
-        return rc == 0
+        return _populate(self.p, start, min(end, self.size))
 
     def __getbuffer__(self, Py_buffer *view, int flags):
         PyBuffer_FillInfo(view, self, self.p, <Py_ssize_t>self.size, 0, flags)
@@ -227,16 +233,7 @@ cdef class Events:
     def populate(self, size_t start_row, size_t end_row):
         """Fault in the pages of rows [start_row, end_row) of the room (Linux's MADV_POPULATE_WRITE: no data
         changes) ahead of their first write; False when the kernel cannot."""
-        cdef size_t page = <size_t>sysconf(_SC_PAGESIZE)
-        cdef size_t base = <size_t>self.rows
-        cdef size_t lo = (base + start_row * sizeof(cf_row) + page - 1) // page * page
-        cdef size_t hi = (base + min(end_row, self.cap) * sizeof(cf_row)) // page * page
-        cdef int rc = 0
-        if hi <= lo:
-            return True
-        with nogil:
-            rc = madvise(<void *>lo, hi - lo, MADV_POPULATE_WRITE)
-        return rc == 0
+        return _populate(self.rows, start_row * sizeof(cf_row), min(end_row, self.cap) * sizeof(cf_row))
 
     def shift_local(self, int64_t offset):
         self.lowest_known = False

@@ -125,13 +125,18 @@ def large_timestamps(draw):
     return keys.astype(np.int64)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(keys=large_timestamps())
-def test_argsort_of_many_keys_is_numpys(keys):
+def assert_argsort_is_numpys_contiguous_and_strided(keys: np.ndarray) -> None:
+    """The keys alone, and as the exch_ts field of event rows (strided, as the converters sort them)."""
     assert np.array_equal(convert.argsort(keys), np.argsort(keys, kind="stable"))
     rows = np.zeros(len(keys), dtype=EVENT_DTYPE)
     rows["exch_ts"] = keys
     assert np.array_equal(convert.argsort(rows["exch_ts"]), np.argsort(keys, kind="stable"))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(keys=large_timestamps())
+def test_argsort_of_many_keys_is_numpys(keys):
+    assert_argsort_is_numpys_contiguous_and_strided(keys)
 
 
 @st.composite
@@ -150,11 +155,7 @@ def two_sorted_runs(draw):
 @PROPERTY
 @given(keys=two_sorted_runs())
 def test_argsort_of_two_sorted_runs_is_numpys(keys):
-    assert np.array_equal(convert.argsort(keys), np.argsort(keys, kind="stable"))
-
-    rows = np.zeros(len(keys), dtype=EVENT_DTYPE)
-    rows["exch_ts"] = keys
-    assert np.array_equal(convert.argsort(rows["exch_ts"]), np.argsort(keys, kind="stable"))
+    assert_argsort_is_numpys_contiguous_and_strided(keys)
 
 
 # -- the argsort on threads (csrc/convert/order.c, "threads"): forced onto small inputs, where each chunk is a
