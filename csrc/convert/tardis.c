@@ -71,20 +71,26 @@ int cf_tardis_number(const char *s, size_t n, size_t avail, double *out) {
 /* The largest time in us whose ns fits int64 (2262-04-11): 16 digits reach past it, so it is checked. */
 #define MAX_US ((uint64_t)INT64_MAX / 1000)
 
+#ifdef CF_DECIMAL_SWAR
+/* Sixteen digits of us at s (every timestamp since 2001: two eight-digit words) -> ns; 0 for anything else,
+ * or for a time past MAX_US. */
+static inline int us16_to_ns(const char *s, int64_t *ns) {
+    uint64_t hi, lo;
+    memcpy(&hi, s, 8);
+    memcpy(&lo, s + 8, 8);
+    if (cf_swar_nondigits(hi) | cf_swar_nondigits(lo)) return 0;
+    uint64_t us = cf_swar_digits(hi, 8) * 100000000u + cf_swar_digits(lo, 8);
+    if (us > MAX_US) return 0;
+    *ns = (int64_t)us * 1000;
+    return 1;
+}
+#endif
+
 /* Microsecond integer text -> ns; 0 for anything else, or for a time past MAX_US. */
 static int parse_us(const char *s, size_t n, int64_t *ns) {
     if (n == 0 || n > 16) return 0;
 #ifdef CF_DECIMAL_SWAR
-    if (n == 16) { /* every timestamp since 2001: two eight-digit words */
-        uint64_t hi, lo;
-        memcpy(&hi, s, 8);
-        memcpy(&lo, s + 8, 8);
-        if (cf_swar_nondigits(hi) | cf_swar_nondigits(lo)) return 0;
-        uint64_t us = cf_swar_digits(hi, 8) * 100000000u + cf_swar_digits(lo, 8);
-        if (us > MAX_US) return 0;
-        *ns = (int64_t)us * 1000;
-        return 1;
-    }
+    if (n == 16) return us16_to_ns(s, ns);
 #endif
     int64_t v = 0;
     for (size_t i = 0; i < n; i++) {
@@ -365,17 +371,11 @@ static size_t fast_row(const cf_tardis *t, const char *s, size_t avail, values_t
         memcpy(&b, t->prefix + i, 8);
         if (differs(a, b, p - i)) return 0;
     }
-    for (int k = 0; k < 2; k++, p += 17) { /* 16 digits and a comma */
-        uint64_t hi, lo;
-        memcpy(&hi, s + p, 8);
-        memcpy(&lo, s + p + 8, 8);
-        if ((cf_swar_nondigits(hi) | cf_swar_nondigits(lo)) || s[p + 16] != ',') return 0;
-        uint64_t us = cf_swar_digits(hi, 8) * 100000000u + cf_swar_digits(lo, 8);
-        if (us > MAX_US) return 0; /* parse_us refuses it */
-        int64_t ns = (int64_t)us * 1000;
-        if (k == 0) v->exch_ts = ns;
-        else v->local_ts = ns;
-    }
+    /* 16 digits and a comma, twice */
+    if (s[p + 16] != ',' || !us16_to_ns(s + p, &v->exch_ts)) return 0;
+    p += 17;
+    if (s[p + 16] != ',' || !us16_to_ns(s + p, &v->local_ts)) return 0;
+    p += 17;
     uint64_t w;
     memcpy(&w, s + p, 8);
     if (t->kind == CF_TARDIS_BOOK) {
