@@ -22,6 +22,7 @@ cdef extern from "common/status.h" nogil:
         CF_EMISSING
         CF_EDUPKEY
         CF_EDEPTH
+        CF_EORDER
 
 cdef extern from "common/decimal.h" nogil:
     enum: CF_DECIMAL_MAX_DECIMALS

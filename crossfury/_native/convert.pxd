@@ -34,14 +34,17 @@ cdef extern from "convert/order.h" nogil:
     ctypedef struct cf_order_cursor:
         size_t exch
         size_t local
-    cf_status cf_order_merge(const void *rows, size_t row_size, size_t n, const int64_t *by_exch,
-                             const int64_t *by_local, cf_order_cursor *cursor, cf_event *out, size_t cap,
-                             size_t *n_out)
     ctypedef struct cf_order_last:
         int64_t exch
         int64_t local
+        int out_of_order
     void cf_order_last_init(cf_order_last *last)
-    cf_status cf_order_validate(const cf_event *rows, size_t n, cf_order_last *last, size_t *bad, int *which)
+    unsigned CF_MERGE_CHECK
+    unsigned CF_MERGE_STREAM
+    cf_status cf_order_merge(const void *rows, size_t row_size, size_t n, const int64_t *by_exch,
+                             const int64_t *by_local, cf_order_cursor *cursor, cf_event *out, size_t cap,
+                             size_t *n_out, unsigned options, cf_order_last *last)
+    cf_status cf_order_validate(const cf_event *rows, size_t n, cf_order_last *last, size_t *bad)
 
 cdef extern from "convert/tardis.h" nogil:
     ctypedef enum cf_tardis_kind:

@@ -56,10 +56,8 @@ PARALLEL_ARGSORT_ROWS = 1 << 19
 #: bandwidth rather than cores bounds the sort of keys nearly in order.
 ARGSORT_THREADS = 4
 CHUNK_ROWS = 1 << 14  # rows merged, checked and deflated per piece (1 MB)
-MERGE_STEP_ROWS = 1 << 16  # array output: rows merged per call (4 MB), the prefault thread's mark
+MERGE_STEP_ROWS = 1 << 16  # array output: rows merged per call (4 MB), each into pages faulted in
 PREFAULT_STEP = 4 << 20  # bytes of output faulted in per call
-PREFAULT_LEAD = 16 << 20  # where the helper thread starts again, ahead of the merge, when it catches up
-CHECK_STEP_ROWS = 1 << 18  # rows the helper thread checks at a time (16 MB)
 _MAX_REPORTED = 20
 _KIND_NAMES = {_native.TRADES: "trades", _native.BOOK: "incremental_book_L2"}
 _STATUS_NAMES = {-1: "bad number", -2: "number out of range", -8: "not valid JSON or wrong shape",
@@ -140,7 +138,7 @@ def correct_event_order(data: np.ndarray, sorted_exch_index: np.ndarray, sorted_
     first and the walk goes on.
     """
     merger = _native.Merger(np.ascontiguousarray(data), sorted_exch_index, sorted_local_index)
-    return _merged_array(merger, validate=False)
+    return _merged_array(merger)
 
 
 def validate_event_order(data: np.ndarray) -> None:
@@ -155,105 +153,88 @@ def load_npz(path: str | Path) -> np.ndarray:
 
 
 class _Room:
-    """Memory for a merge's output (room for every row twice), and a helper thread for the other core: it
-    faults in the pages ahead of the merge writing them, and checks the order of the rows written
-    (validate_event_order), trailing the merge.
+    """Memory for a merge's output (room for every row twice), and a helper thread for the other core that
+    faults in its pages, in order, for the merge to write.
 
     A first write to a fresh page costs a page fault: 0.26 s for the 690 MB of a 5.4M-row Tardis merge here,
-    more than the merge itself (0.10 s). Faulted in bulk (MADV_POPULATE_WRITE) the same pages cost 0.19 s, on
-    the other core, from the moment the shorter of the two sorts is done; the check (0.06 s) moves there too.
-    The thread faults in pages from the merge's position on, jumping ahead when the merge catches up with it
-    (the merge is faster), and stops when the merge ends: how many rows come out (each row once or twice) is
-    not known before, so it never runs far past the end (a recording's rows mostly come out once).
+    four times the merge itself (0.06 s, streaming). Faulted in bulk (MADV_POPULATE_WRITE) the same pages
+    cost 0.16 s, on the other core, from the moment the shorter of the two sorts is done. Where the merge
+    catches up with the thread it waits rather than take faults itself: the two faulting at once contend
+    in the kernel and both slow down (a merge with no head start: 0.23 s waiting, 0.35 s faulting). The
+    thread stops when the merge ends: how many rows come out (each row once or twice) is not known before,
+    and the merge never runs ahead of it, so it never runs far past the end.
     """
 
     def __init__(self, rows: int):
         self.size = 2 * rows * EVENT_DTYPE.itemsize
         self.memory = _native.Memory(self.size)  # plain pages: see Memory
-        self.written = 0  # rows the merge has written: faulted in ahead of them, checked up to them
-        self.merger = None  # set when the merge starts, if the thread is to check its rows
-        self.merged = False  # the merge is done: written is final
-        self.error: Exception | None = None
+        self._ready = 0  # bytes faulted in from the start
+        self._helping = False  # the thread runs and will move _ready on
         self._stop = False
         self._thread: threading.Thread | None = None
-        self._starting = threading.Lock()  # start() comes from the sort thread or from the merge
+        self._cond = threading.Condition()  # start() comes from the sort thread or from the merge
+
+    @property
+    def large(self) -> bool:
+        """Far larger than any cache: worth a helper thread, and written past the cache."""
+        return self.size >= 4 * PREFAULT_STEP
 
     def start(self) -> None:
         """Start the helper thread (once; not for small outputs)."""
-        with self._starting:
-            if self._thread is None and not self._stop and self.size >= 4 * PREFAULT_STEP:
-                self._thread = threading.Thread(target=self._help, name="crossfury-merge-helper", daemon=True)
+        with self._cond:
+            if self._thread is None and not self._stop and self.large:
+                self._helping = True
+                self._thread = threading.Thread(target=self._run, name="crossfury-merge-helper", daemon=True)
                 self._thread.start()
 
-    @property
-    def helping(self) -> bool:
-        return self._thread is not None
-
-    def _help(self) -> None:
-        try:
-            self._run()
-        except Exception as exc:  # noqa: BLE001 - handed to the merging thread: finish() raises it
-            self.error = exc
-
     def _run(self) -> None:
-        whole = np.frombuffer(self.memory, dtype=EVENT_DTYPE)
-        checked = 0
-        ahead = 0  # bytes faulted in up to here (from the last jump on)
-        can_fault = True
-        while not self._stop:
-            merger, merged, upto = self.merger, self.merged, self.written  # merged read before written
-            if merger is not None and (upto - checked >= CHECK_STEP_ROWS or (merged and upto > checked)):
-                merger.validate(whole[checked:upto])
-                checked = upto
-            elif merged:
-                break
-            elif can_fault and ahead + PREFAULT_STEP <= self.size:
-                at = upto * EVENT_DTYPE.itemsize
-                if ahead < at + PREFAULT_STEP:  # the merge has caught up: jump ahead of it
-                    ahead = min(at + PREFAULT_LEAD, self.size)
-                    continue
-                can_fault = self.memory.populate(ahead, ahead + PREFAULT_STEP)  # False: an older kernel
-                ahead += PREFAULT_STEP
-            else:
-                time.sleep(0.0002)  # a merge step (4 MB) takes about 0.5 ms
+        at = 0
+        try:
+            while not self._stop and at < self.size:
+                end = min(at + PREFAULT_STEP, self.size)
+                if not self.memory.populate(at, end):  # an older kernel: the merge takes the faults
+                    return
+                at = end
+                with self._cond:
+                    self._ready = at
+                    self._cond.notify_all()
+        finally:
+            with self._cond:
+                self._helping = False
+                self._cond.notify_all()
 
-    def finish(self) -> None:
-        """Wait for the thread once the merge is done; raise what its check found."""
-        self.merged = True
-        self._join()
-        if self.error is not None:
-            raise self.error
+    def wait_ready(self, end: int) -> None:
+        """Wait until bytes [0, end) are faulted in, or the thread has stopped."""
+        if self._ready >= end or not self._helping:
+            return
+        with self._cond:
+            self._cond.wait_for(lambda: self._ready >= end or not self._helping)
 
     def close(self) -> None:
-        """Stop the thread (the merge is abandoned, or finished)."""
-        with self._starting:
+        """Stop the thread (the merge is done, or abandoned)."""
+        with self._cond:
             self._stop = True
-        self._join()
-
-    def _join(self) -> None:
         if self._thread is not None:
             self._thread.join()
 
 
-def _merged_array(merger, validate: bool = True, room: _Room | None = None) -> np.ndarray:
+def _merged_array(merger, room: _Room | None = None) -> np.ndarray:
     # Each row comes out once or twice: room for twice the rows, of which the pages past the rows written
-    # are given back by realloc; this saves a counting pass. The merge goes in steps so that the helper
-    # thread knows where it stands.
+    # are given back by realloc; this saves a counting pass. The merge goes in steps, each into pages the
+    # helper thread has faulted in.
     room = room if room is not None else _Room(merger.rows)
     room.start()
-    check_here = validate and not room.helping
-    if validate and room.helping:
-        room.merger = merger
     written = 0
+    step_bytes = MERGE_STEP_ROWS * EVENT_DTYPE.itemsize
     try:
         whole = np.frombuffer(room.memory, dtype=EVENT_DTYPE)
-        while (step := merger.next_chunk(MERGE_STEP_ROWS, whole[written:written + MERGE_STEP_ROWS])) is not None:
-            if check_here:
-                merger.validate(step)
+        while True:
+            room.wait_ready(min(written * EVENT_DTYPE.itemsize + step_bytes, room.size))
+            step = merger.next_chunk(MERGE_STEP_ROWS, whole[written:written + MERGE_STEP_ROWS], stream=room.large)
+            if step is None:
+                break
             written += len(step)
-            room.written = written
         del whole, step  # no view is left: the memory can shrink
-        room.finish()
     finally:
         room.close()
     room.memory.shrink(written * EVENT_DTYPE.itemsize)
@@ -284,7 +265,7 @@ def _order(events, base_latency: int, report: Report, room: _Room | None = None)
         by_local = events.argsort("local", threads)
         by_exch = exch.result() if exch is not None else events.argsort("exch", threads)
     report.seconds["sort"] = time.perf_counter() - t
-    return _native.Merger(events, by_exch, by_local)
+    return _native.Merger(events, by_exch, by_local, check=True)  # validate_event_order as rows are written
 
 
 def _finish_array(merger, report: Report, room: _Room | None = None) -> np.ndarray:
@@ -315,7 +296,6 @@ def _finish_npz(merger, output: str | Path, compress: str, report: Report) -> No
     try:
         i = 0
         while (chunk := merger.next_chunk(CHUNK_ROWS, ring[i % len(ring)])) is not None:
-            merger.validate(chunk)
             writer.write(chunk)
             i += 1
         writer.close()

@@ -24,7 +24,8 @@ typedef enum {
     CF_ETYPE = -9,          /* a known field has the wrong JSON type, or the event type is not the layout's */
     CF_EMISSING = -10,      /* a required field is absent */
     CF_EDUPKEY = -11,       /* a known field appears twice */
-    CF_EDEPTH = -12         /* nesting deeper than the decoder allows */
+    CF_EDEPTH = -12,        /* nesting deeper than the decoder allows */
+    CF_EORDER = -13         /* rows out of the order they must be in */
 } cf_status;
 
 #if defined(__GNUC__) || defined(__clang__)

@@ -3,6 +3,9 @@
 #include "convert/order.h"
 
 #include <math.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -767,10 +770,44 @@ static inline int same_payload(const cf_row *x, const cf_row *y) {
     return x->ev == y->ev && (x->px == y->px || (isnan(x->px) && isnan(y->px))) && x->qty == y->qty;
 }
 
+/* One merged row into out: plain stores, or non-temporal ones (whole 64-byte rows, written once and not read
+ * back soon: no read of the line before the write, and the cache keeps the rows and indices the merge reads). */
+static inline void put_event(cf_event *to, const cf_row *src, int full, uint64_t flags, int stream) {
+#ifdef __SSE2__
+    if (stream) {
+        const char *from = (const char *)(const void *)src;
+        __m128i a = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)from),
+                                 _mm_cvtsi64_si128((long long)flags));
+        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(from + 16));
+        __m128i c = full ? _mm_loadu_si128((const __m128i *)(const void *)(from + 32))
+                         : _mm_loadl_epi64((const __m128i *)(const void *)(from + 32));
+        __m128i d = full ? _mm_loadu_si128((const __m128i *)(const void *)(from + 48)) : _mm_setzero_si128();
+        char *dst = (char *)(void *)to;
+        _mm_stream_si128((__m128i *)(void *)dst, a);
+        _mm_stream_si128((__m128i *)(void *)(dst + 16), b);
+        _mm_stream_si128((__m128i *)(void *)(dst + 32), c);
+        _mm_stream_si128((__m128i *)(void *)(dst + 48), d);
+        return;
+    }
+#else
+    (void)stream;
+#endif
+    if (full) {
+        *to = *(const cf_event *)(const void *)src;
+    } else {
+        *to = cf_event_make(src->ev, src->exch_ts, src->local_ts, src->px, src->qty);
+    }
+    to->ev |= flags;
+}
+
 cf_status cf_order_merge(const void *rows, size_t row_size, size_t n, const int64_t *by_exch,
-                         const int64_t *by_local, cf_order_cursor *cursor, cf_event *out, size_t cap, size_t *n_out) {
+                         const int64_t *by_local, cf_order_cursor *cursor, cf_event *out, size_t cap, size_t *n_out,
+                         unsigned options, cf_order_last *last) {
     size_t e = cursor->exch, l = cursor->local, o = 0;
-    int full = row_size == sizeof(cf_event);
+    const int full = row_size == sizeof(cf_event);
+    const int check = (options & CF_MERGE_CHECK) && last != NULL;
+    const int stream = (options & CF_MERGE_STREAM) && out != NULL && ((uintptr_t)out & 15) == 0;
+    int64_t last_exch = check ? last->exch : 0, last_local = check ? last->local : 0;
     cf_status st = CF_OK;
     while (e < n || l < n) {
         if (out && o == cap) {
@@ -794,35 +831,46 @@ cf_status cf_order_merge(const void *rows, size_t row_size, size_t n, const int6
             if (x->exch_ts == y->exch_ts && x->local_ts == y->local_ts && same_payload(x, y)) {
                 src = x;
                 flags = CF_EVENT_EXCH | CF_EVENT_LOCAL;
-                e++;
-                l++;
             } else if (x->exch_ts < y->exch_ts || (x->exch_ts == y->exch_ts && x->local_ts <= y->local_ts)) {
                 src = x;
                 flags = CF_EVENT_EXCH;
-                e++;
             } else {
                 src = y;
                 flags = CF_EVENT_LOCAL;
-                l++;
             }
         } else if (y) {
             src = y;
             flags = CF_EVENT_LOCAL;
-            l++;
         } else {
             src = x;
             flags = CF_EVENT_EXCH;
-            e++;
         }
-        if (out) {
-            if (full) {
-                out[o] = *(const cf_event *)(const void *)src;
-            } else {
-                out[o] = cf_event_make(src->ev, src->exch_ts, src->local_ts, src->px, src->qty);
+        if (check) { /* validate_event_order on the row about to be written: it stays unwritten if out of order */
+            int bad = (flags & CF_EVENT_EXCH) && src->exch_ts < last_exch ? 1
+                      : (flags & CF_EVENT_LOCAL) && src->local_ts < last_local ? 2 : 0;
+            if (CF_UNLIKELY(bad)) {
+                last->out_of_order = bad;
+                st = CF_EORDER;
+                break;
             }
-            out[o].ev |= flags;
+            if (flags & CF_EVENT_EXCH)
+                last_exch = src->exch_ts;
+            if (flags & CF_EVENT_LOCAL)
+                last_local = src->local_ts;
         }
+        e += (flags & CF_EVENT_EXCH) != 0;
+        l += (flags & CF_EVENT_LOCAL) != 0;
+        if (out)
+            put_event(out + o, src, full, flags, stream);
         o++;
+    }
+#ifdef __SSE2__
+    if (stream)
+        _mm_sfence(); /* the streamed rows are seen by any thread the caller hands them to */
+#endif
+    if (check) {
+        last->exch = last_exch;
+        last->local = last_local;
     }
     cursor->exch = e;
     cursor->local = l;
@@ -833,9 +881,10 @@ cf_status cf_order_merge(const void *rows, size_t row_size, size_t n, const int6
 void cf_order_last_init(cf_order_last *last) {
     last->exch = INT64_MIN;
     last->local = INT64_MIN;
+    last->out_of_order = 0;
 }
 
-cf_status cf_order_validate(const cf_event *rows, size_t n, cf_order_last *last, size_t *bad, int *which) {
+cf_status cf_order_validate(const cf_event *rows, size_t n, cf_order_last *last, size_t *bad) {
     int64_t last_exch = last->exch, last_local = last->local;
     cf_status st = CF_OK;
     for (size_t i = 0; i < n; i++) {
@@ -843,8 +892,8 @@ cf_status cf_order_validate(const cf_event *rows, size_t n, cf_order_last *last,
         if (ev & CF_EVENT_EXCH) {
             if (rows[i].exch_ts < last_exch) {
                 *bad = i;
-                *which = 1;
-                st = CF_EINVAL;
+                last->out_of_order = 1;
+                st = CF_EORDER;
                 break;
             }
             last_exch = rows[i].exch_ts;
@@ -852,8 +901,8 @@ cf_status cf_order_validate(const cf_event *rows, size_t n, cf_order_last *last,
         if (ev & CF_EVENT_LOCAL) {
             if (rows[i].local_ts < last_local) {
                 *bad = i;
-                *which = 2;
-                st = CF_EINVAL;
+                last->out_of_order = 2;
+                st = CF_EORDER;
                 break;
             }
             last_local = rows[i].local_ts;

@@ -64,29 +64,39 @@ typedef struct {
     size_t local;
 } cf_order_cursor;
 
+/* The last exchange and local times written or validated so far, for data checked in pieces, and which
+ * side the first row out of order broke (0 none yet, 1 exchange, 2 local). */
+typedef struct {
+    int64_t exch;
+    int64_t local;
+    int out_of_order;
+} cf_order_last;
+
+void cf_order_last_init(cf_order_last *last);
+
+/* cf_order_merge options */
+#define CF_MERGE_CHECK 1u  /* validate_event_order as rows are written, continuing from *last */
+#define CF_MERGE_STREAM 2u /* non-temporal stores (an out aligned to 16 bytes): outputs far larger than cache */
+
 /* hftbacktest's correct_event_order: walk rows in exchange order (by_exch) and local order (by_local) at
  * once and emit each row once as an exchange event (EXCH flag) and once as a local event (LOCAL flag), or
  * once with both flags when both walks stand on rows with equal timestamps and equal ev, px (NaN equal to
  * NaN) and qty. Where hftbacktest would fail its assertion (equal timestamps, different rows), the
  * exchange side is emitted alone and the walk goes on.
- * Rows of cf_row come out with order_id, ival and fval 0. Writes up to cap rows into out and returns CF_OK when done or CF_ENOSPC when out is full (cursor keeps
- * the position: call again). With out NULL it only counts (*n_out), from the cursor to the end. A NULL
- * order is the identity (the rows are in that order already: no index array needed).
- * CF_EINVAL when an index is outside [0, n). */
+ * Rows of cf_row come out with order_id, ival and fval 0. Writes up to cap rows into out and returns CF_OK
+ * when done or CF_ENOSPC when out is full (cursor keeps the position: call again). With out NULL it only
+ * counts (*n_out), from the cursor to the end. A NULL order is the identity (the rows are in that order
+ * already: no index array needed). CF_EINVAL when an index is outside [0, n).
+ * With CF_MERGE_CHECK each row is checked as cf_order_validate would check it in the output, before it is
+ * written: the first one out of order stops the merge with CF_EORDER (last->out_of_order says which side),
+ * with no second pass over the output. */
 cf_status cf_order_merge(const void *rows, size_t row_size, size_t n, const int64_t *by_exch,
-                         const int64_t *by_local, cf_order_cursor *cursor, cf_event *out, size_t cap, size_t *n_out);
-
-/* The last exchange and local times validated so far, for data checked in pieces. */
-typedef struct {
-    int64_t exch;
-    int64_t local;
-} cf_order_last;
-
-void cf_order_last_init(cf_order_last *last);
+                         const int64_t *by_local, cf_order_cursor *cursor, cf_event *out, size_t cap, size_t *n_out,
+                         unsigned options, cf_order_last *last);
 
 /* hftbacktest's validate_event_order: exchange events (EXCH flag) must have non-decreasing exch_ts and
- * local events non-decreasing local_ts, continuing from *last (updated). CF_OK, or CF_EINVAL with *bad the
- * first row out of order and *which 1 (exchange) or 2 (local). */
-cf_status cf_order_validate(const cf_event *rows, size_t n, cf_order_last *last, size_t *bad, int *which);
+ * local events non-decreasing local_ts, continuing from *last (updated). CF_OK, or CF_EORDER with *bad the
+ * first row out of order and last->out_of_order 1 (exchange) or 2 (local). */
+cf_status cf_order_validate(const cf_event *rows, size_t n, cf_order_last *last, size_t *bad);
 
 #endif

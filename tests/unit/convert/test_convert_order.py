@@ -7,7 +7,7 @@ import pytest
 from convert_testing import same_events
 
 from crossfury import convert
-from crossfury.events.hbt import EVENT_DTYPE
+from crossfury.events.hbt import EVENT_DTYPE, EXCH_EVENT, LOCAL_EVENT
 
 
 def rows(n, seed, dup_every=5):
@@ -145,23 +145,60 @@ def test_argsort_uses_threads_from_parallel_argsort_rows_on_and_gives_numpys_ord
         assert np.array_equal(convert.argsort(data[column], threads=3), expected)  # strided: a field of each row
 
 
-def test_large_merge_faults_in_and_checks_on_a_helper_thread():
-    # Outputs of 16 MB and more get the helper thread (crossfury.convert._Room): pages faulted in ahead of the merge,
-    # rows checked trailing the merge. Same rows as the plain merge; a row out of order still raises.
+def test_large_merge_streams_into_pages_a_helper_thread_faults_in():
+    # Outputs of 16 MB and more (crossfury.convert._Room): a helper thread faults the pages in, the merge
+    # waits for them and writes past the cache. Same rows as the plain merge, in cache.
     from crossfury import convert as c
     from crossfury._native import convert as native
 
     data = rows(300_000, 8)
     by_exch, by_local = convert.argsort(data["exch_ts"]), convert.argsort(data["local_ts"])
-    assert 2 * len(data) * EVENT_DTYPE.itemsize >= 4 * c.PREFAULT_STEP
+    room = c._Room(len(data))
+    assert room.large
     m = native.Merger(data, by_exch, by_local)
     expected = np.empty(m.count(), dtype=EVENT_DTYPE)
     m.next_chunk(len(expected), expected)
 
-    got = c._merged_array(native.Merger(data, by_exch, by_local))
+    got = c._merged_array(native.Merger(data, by_exch, by_local, check=True), room)
 
     assert got.tobytes() == expected.tobytes()
-    bad_exch = by_exch.copy()
-    bad_exch[[100_000, 250_000]] = bad_exch[[250_000, 100_000]]  # two rows swapped: exchange times go back
-    with pytest.raises(ValueError, match="exchange events are out of order"):
-        c._merged_array(native.Merger(data, bad_exch, by_local))
+    assert room._ready >= min(room.size, len(got) * EVENT_DTYPE.itemsize // c.PREFAULT_STEP * c.PREFAULT_STEP)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_checking_merge_stops_at_the_first_row_out_of_order(stream):
+    # check=True is validate_event_order on each row as it is written: the rows before the bad one are
+    # written, the bad one is not, and the error names the side, as validate's does.
+    from crossfury._native import convert as native
+
+    data = rows(20_000, 9)
+    by_exch, by_local = convert.argsort(data["exch_ts"]), convert.argsort(data["local_ts"])
+    plain = native.Merger(data, by_exch, by_local)
+    whole = plain.next_chunk(plain.count())
+    assert whole is not None
+    convert.validate_event_order(whole)
+    for side, order, message in (("exch", by_exch, "exchange"), ("local", by_local, "local")):
+        bad = order.copy()
+        bad[[5_000, 15_000]] = bad[[15_000, 5_000]]
+        exch, local = (bad, by_local) if side == "exch" else (by_exch, bad)
+        out = np.zeros(2 * len(data), dtype=EVENT_DTYPE)
+        m = native.Merger(data, exch, local, check=True)
+        with pytest.raises(ValueError, match=f"{message} events are out of order"):
+            m.next_chunk(len(out), out, stream=stream)
+        unchecked = native.Merger(data, exch, local).next_chunk(len(out))
+        with pytest.raises(ValueError, match=f"{message} events are out of order"):
+            convert.validate_event_order(unchecked)  # the same verdict as the check after the merge
+        first_bad = _first_out_of_order(unchecked)
+        assert out[:first_bad].tobytes() == unchecked[:first_bad].tobytes()
+        assert not out[first_bad:].view(np.uint8).any()  # nothing written from the bad row on
+
+
+def _first_out_of_order(events) -> int:
+    """The first row validate_event_order refuses (numpy: a descent among each side's events)."""
+    first = len(events)
+    for flag, column in ((EXCH_EVENT, "exch_ts"), (LOCAL_EVENT, "local_ts")):
+        at = np.flatnonzero(events["ev"] & flag)
+        descents = np.flatnonzero(np.diff(events[column][at]) < 0)
+        if len(descents):
+            first = min(first, int(at[descents[0] + 1]))
+    return first
