@@ -21,7 +21,16 @@ cdef extern from "convert/event.h" nogil:
         int64_t local_ts
         double px
         double qty
-    void cf_rows_from_events(const cf_event *src, size_t n, cf_row *dst)
+    ctypedef struct cf_body:
+        uint64_t ev
+        double px
+        double qty
+    ctypedef struct cf_columns:
+        int64_t *exch_ts
+        int64_t *local_ts
+        cf_body *body
+    cf_columns cf_columns_at(const cf_columns *c, size_t i)
+    void cf_columns_from_events(const cf_event *src, size_t n, const cf_columns *dst)
 
 cdef extern from "convert/order.h" nogil:
     size_t CF_ORDER_TMP(size_t n)
@@ -29,8 +38,13 @@ cdef extern from "convert/order.h" nogil:
     cf_status cf_order_argsort(const int64_t *keys, size_t stride, size_t n, int64_t *out, int64_t *tmp,
                                unsigned threads)
     int cf_order_is_sorted(const int64_t *keys, size_t stride, size_t n)
-    int64_t cf_order_local_offset(const void *rows, size_t row_size, size_t n, int64_t base_latency)
-    void cf_order_shift_local(void *rows, size_t row_size, size_t n, int64_t offset)
+    int64_t cf_order_local_offset(const int64_t *exch_ts, const int64_t *local_ts, size_t stride, size_t n,
+                                  int64_t base_latency)
+    void cf_order_shift_local(int64_t *local_ts, size_t stride, size_t n, int64_t offset)
+    ctypedef struct cf_order_rows:
+        const cf_event *events
+        cf_columns columns
+        size_t n
     ctypedef struct cf_order_cursor:
         size_t exch
         size_t local
@@ -41,9 +55,9 @@ cdef extern from "convert/order.h" nogil:
     void cf_order_last_init(cf_order_last *last)
     unsigned CF_MERGE_CHECK
     unsigned CF_MERGE_STREAM
-    cf_status cf_order_merge(const void *rows, size_t row_size, size_t n, const int64_t *by_exch,
-                             const int64_t *by_local, cf_order_cursor *cursor, cf_event *out, size_t cap,
-                             size_t *n_out, unsigned options, cf_order_last *last)
+    cf_status cf_order_merge(const cf_order_rows *rows, const int64_t *by_exch, const int64_t *by_local,
+                             cf_order_cursor *cursor, cf_event *out, size_t cap, size_t *n_out, unsigned options,
+                             cf_order_last *last)
     cf_status cf_order_validate(const cf_event *rows, size_t n, cf_order_last *last, size_t *bad)
 
 cdef extern from "convert/tardis.h" nogil:
@@ -74,7 +88,7 @@ cdef extern from "convert/tardis.h" nogil:
     cf_tardis_kind cf_tardis_header(const char *line, size_t n)
     void cf_tardis_init(cf_tardis *t, cf_tardis_kind kind, cf_tardis_snapshot_mode mode, cf_row *ss_bid,
                         size_t cap_bid, cf_row *ss_ask, size_t cap_ask)
-    cf_status cf_tardis_parse(cf_tardis *t, const char *buf, size_t len, cf_row *out, size_t cap,
+    cf_status cf_tardis_parse(cf_tardis *t, const char *buf, size_t len, cf_columns out, size_t cap,
                               size_t *n_out, size_t *consumed)
     int cf_tardis_number(const char *s, size_t n, size_t avail, double *out)
 

@@ -41,7 +41,7 @@ assert EVENT_DTYPE.itemsize == sizeof(cf_event)
 #: The rows as held before ordering (csrc/convert/event.h cf_row): the event dtype's first five fields.
 ROW_DTYPE = np.dtype({name: EVENT_DTYPE.fields[name] for name in ("ev", "exch_ts", "local_ts", "px", "qty")})
 cdef object _ROW_DTYPE = ROW_DTYPE
-assert ROW_DTYPE.itemsize == sizeof(cf_row)
+assert ROW_DTYPE.itemsize == sizeof(cf_row) == 2 * sizeof(int64_t) + sizeof(cf_body)
 SCRATCH_ROWS = 1 << 14  # the recording parser writes full events here, then the rows are kept in 40 bytes each
 PARSE_ROOM_ROWS = 1 << 16  # the Tardis parser writes rows in place: free rows kept ahead of it
 
@@ -123,25 +123,27 @@ cdef class Memory:
 
 
 cdef class Events:
-    """A growable array of rows (ROW_DTYPE: the five fields a converter fills) in C memory (realloc grows it
-    in place for large sizes); numpy views it through the buffer protocol, with no copy. The Tardis parser
-    writes rows in place; the recording parser writes full events into a scratch buffer, and append() keeps
-    their first five fields."""
+    """A growable table of rows (the five fields a converter fills, ROW_DTYPE) in C memory, as three columns
+    (csrc/convert/event.h cf_columns; realloc grows them in place for large sizes). The Tardis parser writes
+    rows in place; the recording parser writes full events into a scratch buffer, and append() keeps their
+    first five fields."""
 
-    cdef cf_row *rows
+    cdef cf_columns cols
     cdef cf_event *scratch
     cdef size_t n
     cdef size_t cap
     cdef size_t n_scratch
-    cdef int exports
     # The smallest local_ts - exch_ts (wrapping, as cf_order_local_offset) among rows with a negative one,
     # taken as rows are added (while they are in cache), or INT64_MAX: valid while `lowest_known`.
     cdef int64_t lowest_latency
     cdef bint lowest_known
 
     def __cinit__(self, size_t capacity=4096):
-        self.cap = max(capacity, <size_t>16)
-        self.rows = <cf_row *>_grow(NULL, self.cap, sizeof(cf_row))
+        self.cols.exch_ts = NULL
+        self.cols.local_ts = NULL
+        self.cols.body = NULL
+        self.cap = 0
+        self._resize(max(capacity, <size_t>16))
         self.scratch = <cf_event *>_grow(NULL, SCRATCH_ROWS, sizeof(cf_event))
         self.n_scratch = SCRATCH_ROWS
         self.n = 0
@@ -149,21 +151,30 @@ cdef class Events:
         self.lowest_known = True
 
     def __dealloc__(self):
-        free(self.rows)
+        free(self.cols.exch_ts)
+        free(self.cols.local_ts)
+        free(self.cols.body)
         free(self.scratch)
 
     def __len__(self):
         return self.n
 
-    cdef int reserve(self, size_t free_rows) except -1:
-        if self.n + free_rows <= self.cap:
-            return 0
-        if self.exports:
-            raise BufferError("event rows cannot grow while an array views them")
-        cdef size_t cap = max(self.cap * 2, self.n + free_rows)
-        self.rows = <cf_row *>_grow(self.rows, cap, sizeof(cf_row))
+    cdef int _resize(self, size_t cap) except -1:
+        # Each column is moved on its own: if one cannot grow, the others are larger than cap, which is safe.
+        self.cols.exch_ts = <int64_t *>_grow(self.cols.exch_ts, cap, sizeof(int64_t))
+        self.cols.local_ts = <int64_t *>_grow(self.cols.local_ts, cap, sizeof(int64_t))
+        self.cols.body = <cf_body *>_grow(self.cols.body, cap, sizeof(cf_body))
         self.cap = cap
         return 0
+
+    cdef int reserve(self, size_t free_rows) except -1:
+        if self.n + free_rows > self.cap:
+            self._resize(max(self.cap * 2, self.n + free_rows))
+        return 0
+
+    cdef cf_columns end(self) noexcept nogil:
+        """The columns from the first free row on."""
+        return cf_columns_at(&self.cols, self.n)
 
     cdef cf_event *scratch_for(self, size_t need) except NULL:
         """The scratch buffer, with room for at least need rows (a parser's largest single write)."""
@@ -176,43 +187,48 @@ cdef class Events:
     cdef int append(self, size_t count) except -1:
         """Keep the first count scratch rows."""
         self.reserve(count)
-        cf_rows_from_events(self.scratch, count, self.rows + self.n)
+        cdef cf_columns at = self.end()
+        cf_columns_from_events(self.scratch, count, &at)
         self.added(count)
         return 0
 
     cdef void added(self, size_t count) noexcept nogil:
         """count rows were written past the end: take their latencies, and keep them."""
         # cf_order_local_offset with base 0 is minus the smallest latency when it is negative, else 0.
-        cdef int64_t back = cf_order_local_offset(self.rows + self.n, sizeof(cf_row), count, 0)
+        cdef int64_t back = cf_order_local_offset(self.cols.exch_ts + self.n, self.cols.local_ts + self.n, 1,
+                                                  count, 0)
         cdef int64_t lowest = <int64_t>(<uint64_t>0 - <uint64_t>back)
         if back != 0 and lowest < self.lowest_latency:
             self.lowest_latency = lowest
         self.n += count
 
-    def __getbuffer__(self, Py_buffer *view, int flags):
-        PyBuffer_FillInfo(view, self, self.rows, <Py_ssize_t>(self.n * sizeof(cf_row)), 0, flags)
-        self.exports += 1
-        self.lowest_known = False  # a writable view: the rows may change
-
-    def __releasebuffer__(self, Py_buffer *view):
-        self.exports -= 1
-
     def array(self):
-        """The rows as a numpy array of ROW_DTYPE (a view: keeps this buffer alive)."""
-        return np.frombuffer(self, dtype=_ROW_DTYPE)
+        """The rows as a new numpy array of ROW_DTYPE."""
+        out = np.empty(self.n, dtype=_ROW_DTYPE)
+        if self.n:
+            out["exch_ts"] = self._column(self.cols.exch_ts, sizeof(int64_t), np.int64)
+            out["local_ts"] = self._column(self.cols.local_ts, sizeof(int64_t), np.int64)
+            body = self._column(self.cols.body, sizeof(cf_body),
+                                np.dtype([("ev", np.uint64), ("px", np.float64), ("qty", np.float64)]))
+            for name in ("ev", "px", "qty"):
+                out[name] = body[name]
+        return out
+
+    cdef object _column(self, void *p, size_t item_size, dtype):
+        return np.frombuffer(<char[:self.n * item_size]><char *>p, dtype=dtype)
 
     def events(self):
         """The rows as a new array of the event dtype (order_id, ival and fval 0)."""
         out = np.zeros(self.n, dtype=_EVENT_DTYPE)
+        rows = self.array()
         for name in _ROW_DTYPE.names:
-            out[name] = self.array()[name]
+            out[name] = rows[name]
         return out
 
     def shrink(self):
         """Give back the unused capacity (and the scratch buffer: parsing is over)."""
-        if self.exports == 0 and self.cap > self.n + 16:
-            self.rows = <cf_row *>_grow(self.rows, self.n + 16, sizeof(cf_row))
-            self.cap = self.n + 16
+        if self.cap > self.n + 16:
+            self._resize(self.n + 16)
         free(self.scratch)
         self.scratch = NULL
         self.n_scratch = 0
@@ -220,13 +236,11 @@ cdef class Events:
     def local_offset(self, int64_t base_latency):
         """hftbacktest's correct_local_timestamp offset for these rows (0 when no latency is negative)."""
         cdef int64_t off
-        cdef cf_row lowest
+        cdef int64_t zero = 0
         if self.lowest_known:  # the smallest latency, taken as the rows came: one row that has it
-            lowest.exch_ts = 0
-            lowest.local_ts = self.lowest_latency
-            return cf_order_local_offset(&lowest, sizeof(cf_row), 1, base_latency)
+            return cf_order_local_offset(&zero, &self.lowest_latency, 1, 1, base_latency)
         with nogil:
-            off = cf_order_local_offset(self.rows, sizeof(cf_row), self.n, base_latency)
+            off = cf_order_local_offset(self.cols.exch_ts, self.cols.local_ts, 1, self.n, base_latency)
         return off
 
     def reserve_rows(self, size_t rows):
@@ -234,24 +248,26 @@ cdef class Events:
         self.reserve(rows)
 
     def populate(self, size_t start_row, size_t end_row):
-        """Fault in the pages of rows [start_row, end_row) of the room (Linux's MADV_POPULATE_WRITE: no data
-        changes) ahead of their first write; False when the kernel cannot."""
-        return _populate(self.rows, start_row * sizeof(cf_row), min(end_row, self.cap) * sizeof(cf_row))
+        """Fault in the pages of rows [start_row, end_row) of the room, each column's (Linux's
+        MADV_POPULATE_WRITE: no data changes) ahead of their first write; False when the kernel cannot."""
+        end_row = min(end_row, self.cap)
+        return (_populate(self.cols.exch_ts, start_row * sizeof(int64_t), end_row * sizeof(int64_t))
+                and _populate(self.cols.local_ts, start_row * sizeof(int64_t), end_row * sizeof(int64_t))
+                and _populate(self.cols.body, start_row * sizeof(cf_body), end_row * sizeof(cf_body)))
 
     def shift_local(self, int64_t offset):
         self.lowest_known = False
         with nogil:
-            cf_order_shift_local(self.rows, sizeof(cf_row), self.n, offset)
+            cf_order_shift_local(self.cols.local_ts, 1, self.n, offset)
 
     def argsort(self, str key, unsigned threads=1):
         """Stable order of the rows by exch_ts ("exch") or local_ts ("local"), or None when the rows are in
         that order already (the identity: a recording's receive times). On up to ``threads`` threads."""
-        cdef const int64_t *keys = &self.rows[0].exch_ts if key == "exch" else &self.rows[0].local_ts
-        cdef size_t stride = sizeof(cf_row) // sizeof(int64_t)
+        cdef const int64_t *keys = self.cols.exch_ts if key == "exch" else self.cols.local_ts
         cdef int in_order
         with nogil:
-            in_order = cf_order_is_sorted(keys, stride, self.n)
-        return None if in_order else _argsort(keys, stride, self.n, threads)
+            in_order = cf_order_is_sorted(keys, 1, self.n)
+        return None if in_order else _argsort(keys, 1, self.n, threads)
 
 
 MAX_THREADS = CF_ORDER_MAX_THREADS
@@ -292,8 +308,7 @@ cdef class Merger:
     ValueError at the first row out of order, as validate would on the output."""
 
     cdef object _keep
-    cdef const void *rows
-    cdef size_t row_size
+    cdef cf_order_rows rows
     cdef size_t n
     cdef const int64_t *by_exch
     cdef const int64_t *by_local
@@ -306,13 +321,13 @@ cdef class Merger:
     def __cinit__(self, rows, by_exch, by_local, bint check=False):
         """by_exch, by_local: the row indices in each order, or None where the rows are in it already."""
         self.options = CF_MERGE_CHECK if check else 0
-        self.row_size = sizeof(cf_event)
         if isinstance(rows, Events):
-            self.row_size = sizeof(cf_row)
-            self.rows = (<Events>rows).rows
+            self.rows.events = NULL
+            self.rows.columns = (<Events>rows).cols
             self.n = (<Events>rows).n
         else:
-            self.rows = _rows_of(rows, &self.n)
+            self.rows.events = _rows_of(rows, &self.n)
+        self.rows.n = self.n
         self._keep = rows
         self.by_exch_array = self._order(by_exch)
         self.by_local_array = self._order(by_local)
@@ -348,8 +363,7 @@ cdef class Merger:
         cdef size_t total = 0
         cdef cf_status st
         with nogil:
-            st = cf_order_merge(self.rows, self.row_size, self.n, self.by_exch, self.by_local, &c, NULL, 0, &total, 0,
-                                NULL)
+            st = cf_order_merge(&self.rows, self.by_exch, self.by_local, &c, NULL, 0, &total, 0, NULL)
         if st == CF_EINVAL:
             raise IndexError("a sorted index is outside the data")
         return total
@@ -369,8 +383,8 @@ cdef class Merger:
         cdef cf_status st
         cdef unsigned options = self.options | (CF_MERGE_STREAM if stream else 0)
         with nogil:
-            st = cf_order_merge(self.rows, self.row_size, self.n, self.by_exch, self.by_local, &self.cursor, dst,
-                                cap, &written, options, &self.last)
+            st = cf_order_merge(&self.rows, self.by_exch, self.by_local, &self.cursor, dst, cap, &written, options,
+                                &self.last)
         if st == CF_EINVAL:
             raise IndexError("a sorted index is outside the data")
         if st == CF_EORDER:
@@ -398,7 +412,10 @@ def validate(data):
 def local_offset(data, int64_t base_latency):
     cdef size_t n = 0
     cdef const cf_event *rows = _rows_of(data, &n)
-    return cf_order_local_offset(rows, sizeof(cf_event), n, base_latency)
+    if n == 0:
+        return 0
+    return cf_order_local_offset(&rows[0].exch_ts, &rows[0].local_ts, sizeof(cf_event) // sizeof(int64_t), n,
+                                 base_latency)
 
 
 def shift_local(data, int64_t offset):
@@ -407,7 +424,7 @@ def shift_local(data, int64_t offset):
     if not data.flags.writeable:
         raise ValueError("event array is read-only")
     with nogil:
-        cf_order_shift_local(rows, sizeof(cf_event), n, offset)
+        cf_order_shift_local(&rows[0].local_ts if n else NULL, sizeof(cf_event) // sizeof(int64_t), n, offset)
 
 
 def tardis_header(line):
@@ -467,7 +484,7 @@ cdef class TardisParser:
         while pos < len:
             ev.reserve(max(self.t.need, <size_t>PARSE_ROOM_ROWS))  # rows go straight into the buffer
             with nogil:
-                st = cf_tardis_parse(&self.t, p + pos, len - pos, ev.rows + ev.n, ev.cap - ev.n, &written, &used)
+                st = cf_tardis_parse(&self.t, p + pos, len - pos, ev.end(), ev.cap - ev.n, &written, &used)
                 ev.added(written)
             pos += used
             if st == CF_OK:

@@ -745,66 +745,88 @@ int cf_order_is_sorted(const int64_t *keys, size_t stride, size_t n) {
     return 1;
 }
 
-#define ROW(rows, size, i) ((const cf_row *)(const void *)((const char *)(rows) + (size_t)(i) * (size)))
-
-int64_t cf_order_local_offset(const void *rows, size_t row_size, size_t n, int64_t base_latency) {
+int64_t cf_order_local_offset(const int64_t *exch_ts, const int64_t *local_ts, size_t stride, size_t n,
+                              int64_t base_latency) {
     int64_t latency = INT64_MAX;
     for (size_t i = 0; i < n; i++) {
-        const cf_row *r = ROW(rows, row_size, i);
-        int64_t d = (int64_t)((uint64_t)r->local_ts - (uint64_t)r->exch_ts);
+        int64_t d = (int64_t)((uint64_t)local_ts[i * stride] - (uint64_t)exch_ts[i * stride]);
         latency = d < latency ? d : latency;
     }
     if (latency >= 0) return 0;
     return (int64_t)((uint64_t)base_latency - (uint64_t)latency);
 }
 
-void cf_order_shift_local(void *rows, size_t row_size, size_t n, int64_t offset) {
+void cf_order_shift_local(int64_t *local_ts, size_t stride, size_t n, int64_t offset) {
     if (offset == 0) return;
-    for (size_t i = 0; i < n; i++) {
-        cf_row *r = (cf_row *)(void *)((char *)rows + i * row_size);
-        r->local_ts = (int64_t)((uint64_t)r->local_ts + (uint64_t)offset);
-    }
+    for (size_t i = 0; i < n; i++)
+        local_ts[i * stride] = (int64_t)((uint64_t)local_ts[i * stride] + (uint64_t)offset);
 }
 
-static inline int same_payload(const cf_row *x, const cf_row *y) {
-    return x->ev == y->ev && (x->px == y->px || (isnan(x->px) && isnan(y->px))) && x->qty == y->qty;
+/* Row i's fields, from events or from the columns: `columns` is a constant in each copy of the merge. */
+#define EXCH_TS(R, columns, i) ((columns) ? (R)->columns.exch_ts[i] : (R)->events[i].exch_ts)
+#define LOCAL_TS(R, columns, i) ((columns) ? (R)->columns.local_ts[i] : (R)->events[i].local_ts)
+#define EV(R, columns, i) ((columns) ? (R)->columns.body[i].ev : (R)->events[i].ev)
+#define PX(R, columns, i) ((columns) ? (R)->columns.body[i].px : (R)->events[i].px)
+#define QTY(R, columns, i) ((columns) ? (R)->columns.body[i].qty : (R)->events[i].qty)
+
+static inline __attribute__((always_inline)) int same_payload(const cf_order_rows *R, int columns, size_t x,
+                                                              size_t y) {
+    double px = PX(R, columns, x), py = PX(R, columns, y);
+    return EV(R, columns, x) == EV(R, columns, y) && (px == py || (isnan(px) && isnan(py))) &&
+           QTY(R, columns, x) == QTY(R, columns, y);
 }
 
-/* One merged row into out: plain stores, or non-temporal ones (whole 64-byte rows, written once and not read
- * back soon: no read of the line before the write, and the cache keeps the rows and indices the merge reads). */
-static inline void put_event(cf_event *to, const cf_row *src, int full, uint64_t flags, int stream) {
+static inline uint64_t bits_of(double v) {
+    uint64_t u;
+    memcpy(&u, &v, sizeof u);
+    return u;
+}
+
+/* Row i into out, flags ORed into ev: plain stores, or non-temporal ones (whole 64-byte rows, written once
+ * and not read back soon: no read of the line before the write, and the cache keeps what the merge reads). */
+static inline __attribute__((always_inline)) void put_event(cf_event *to, const cf_order_rows *R, int columns,
+                                                            size_t i, uint64_t flags, int stream) {
 #ifdef __SSE2__
     if (stream) {
-        const char *from = (const char *)(const void *)src;
-        __m128i a = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)from),
-                                 _mm_cvtsi64_si128((long long)flags));
-        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(from + 16));
-        __m128i c = full ? _mm_loadu_si128((const __m128i *)(const void *)(from + 32))
-                         : _mm_loadl_epi64((const __m128i *)(const void *)(from + 32));
-        __m128i d = full ? _mm_loadu_si128((const __m128i *)(const void *)(from + 48)) : _mm_setzero_si128();
-        char *dst = (char *)(void *)to;
-        _mm_stream_si128((__m128i *)(void *)dst, a);
-        _mm_stream_si128((__m128i *)(void *)(dst + 16), b);
-        _mm_stream_si128((__m128i *)(void *)(dst + 32), c);
-        _mm_stream_si128((__m128i *)(void *)(dst + 48), d);
+        __m128i a, b, c, d;
+        if (columns) {
+            const cf_body *body = &R->columns.body[i];
+            a = _mm_set_epi64x(R->columns.exch_ts[i], (long long)(body->ev | flags));
+            b = _mm_set_epi64x((long long)bits_of(body->px), R->columns.local_ts[i]);
+            c = _mm_cvtsi64_si128((long long)bits_of(body->qty));
+            d = _mm_setzero_si128();
+        } else {
+            const __m128i *from = (const __m128i *)(const void *)&R->events[i];
+            a = _mm_or_si128(_mm_loadu_si128(from), _mm_cvtsi64_si128((long long)flags));
+            b = _mm_loadu_si128(from + 1);
+            c = _mm_loadu_si128(from + 2);
+            d = _mm_loadu_si128(from + 3);
+        }
+        __m128i *dst = (__m128i *)(void *)to;
+        _mm_stream_si128(dst, a);
+        _mm_stream_si128(dst + 1, b);
+        _mm_stream_si128(dst + 2, c);
+        _mm_stream_si128(dst + 3, d);
         return;
     }
 #else
     (void)stream;
 #endif
-    if (full) {
-        *to = *(const cf_event *)(const void *)src;
+    if (columns) {
+        const cf_body *body = &R->columns.body[i];
+        *to = cf_event_make(body->ev | flags, R->columns.exch_ts[i], R->columns.local_ts[i], body->px, body->qty);
     } else {
-        *to = cf_event_make(src->ev, src->exch_ts, src->local_ts, src->px, src->qty);
+        *to = R->events[i];
+        to->ev |= flags;
     }
-    to->ev |= flags;
 }
 
-cf_status cf_order_merge(const void *rows, size_t row_size, size_t n, const int64_t *by_exch,
-                         const int64_t *by_local, cf_order_cursor *cursor, cf_event *out, size_t cap, size_t *n_out,
-                         unsigned options, cf_order_last *last) {
+static inline __attribute__((always_inline)) cf_status merge(const cf_order_rows *R, int columns,
+                                                             const int64_t *by_exch, const int64_t *by_local,
+                                                             cf_order_cursor *cursor, cf_event *out, size_t cap,
+                                                             size_t *n_out, unsigned options, cf_order_last *last) {
+    const size_t n = R->n;
     size_t e = cursor->exch, l = cursor->local, o = 0;
-    const int full = row_size == sizeof(cf_event);
     const int check = (options & CF_MERGE_CHECK) && last != NULL;
     const int stream = (options & CF_MERGE_STREAM) && out != NULL && ((uintptr_t)out & 15) == 0;
     int64_t last_exch = check ? last->exch : 0, last_local = check ? last->local : 0;
@@ -814,31 +836,31 @@ cf_status cf_order_merge(const void *rows, size_t row_size, size_t n, const int6
             st = CF_ENOSPC;
             break;
         }
-        const cf_row *x = NULL, *y = NULL;
+        size_t x = n, y = n; /* the rows each walk stands on (n: that walk is done) */
         if (e < n) {
-            size_t at = by_exch ? (size_t)by_exch[e] : e;
-            if (CF_UNLIKELY(at >= n)) { st = CF_EINVAL; break; }
-            x = ROW(rows, row_size, at);
+            x = by_exch ? (size_t)by_exch[e] : e;
+            if (CF_UNLIKELY(x >= n)) { st = CF_EINVAL; break; }
         }
         if (l < n) {
-            size_t at = by_local ? (size_t)by_local[l] : l;
-            if (CF_UNLIKELY(at >= n)) { st = CF_EINVAL; break; }
-            y = ROW(rows, row_size, at);
+            y = by_local ? (size_t)by_local[l] : l;
+            if (CF_UNLIKELY(y >= n)) { st = CF_EINVAL; break; }
         }
-        const cf_row *src;
+        size_t src;
         uint64_t flags;
-        if (x && y) {
-            if (x->exch_ts == y->exch_ts && x->local_ts == y->local_ts && same_payload(x, y)) {
+        if (x < n && y < n) {
+            int64_t xe = EXCH_TS(R, columns, x), ye = EXCH_TS(R, columns, y);
+            int64_t xl = LOCAL_TS(R, columns, x), yl = LOCAL_TS(R, columns, y);
+            if (xe == ye && xl == yl && same_payload(R, columns, x, y)) {
                 src = x;
                 flags = CF_EVENT_EXCH | CF_EVENT_LOCAL;
-            } else if (x->exch_ts < y->exch_ts || (x->exch_ts == y->exch_ts && x->local_ts <= y->local_ts)) {
+            } else if (xe < ye || (xe == ye && xl <= yl)) {
                 src = x;
                 flags = CF_EVENT_EXCH;
             } else {
                 src = y;
                 flags = CF_EVENT_LOCAL;
             }
-        } else if (y) {
+        } else if (y < n) {
             src = y;
             flags = CF_EVENT_LOCAL;
         } else {
@@ -846,22 +868,23 @@ cf_status cf_order_merge(const void *rows, size_t row_size, size_t n, const int6
             flags = CF_EVENT_EXCH;
         }
         if (check) { /* validate_event_order on the row about to be written: it stays unwritten if out of order */
-            int bad = (flags & CF_EVENT_EXCH) && src->exch_ts < last_exch ? 1
-                      : (flags & CF_EVENT_LOCAL) && src->local_ts < last_local ? 2 : 0;
+            int64_t ts_exch = EXCH_TS(R, columns, src), ts_local = LOCAL_TS(R, columns, src);
+            int bad = (flags & CF_EVENT_EXCH) && ts_exch < last_exch ? 1
+                      : (flags & CF_EVENT_LOCAL) && ts_local < last_local ? 2 : 0;
             if (CF_UNLIKELY(bad)) {
                 last->out_of_order = bad;
                 st = CF_EORDER;
                 break;
             }
             if (flags & CF_EVENT_EXCH)
-                last_exch = src->exch_ts;
+                last_exch = ts_exch;
             if (flags & CF_EVENT_LOCAL)
-                last_local = src->local_ts;
+                last_local = ts_local;
         }
         e += (flags & CF_EVENT_EXCH) != 0;
         l += (flags & CF_EVENT_LOCAL) != 0;
         if (out)
-            put_event(out + o, src, full, flags, stream);
+            put_event(out + o, R, columns, src, flags, stream);
         o++;
     }
 #ifdef __SSE2__
@@ -876,6 +899,14 @@ cf_status cf_order_merge(const void *rows, size_t row_size, size_t n, const int6
     cursor->local = l;
     *n_out = o;
     return st;
+}
+
+cf_status cf_order_merge(const cf_order_rows *rows, const int64_t *by_exch, const int64_t *by_local,
+                         cf_order_cursor *cursor, cf_event *out, size_t cap, size_t *n_out, unsigned options,
+                         cf_order_last *last) {
+    if (rows->events)
+        return merge(rows, 0, by_exch, by_local, cursor, out, cap, n_out, options, last);
+    return merge(rows, 1, by_exch, by_local, cursor, out, cap, n_out, options, last);
 }
 
 void cf_order_last_init(cf_order_last *last) {

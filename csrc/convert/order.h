@@ -48,15 +48,23 @@ cf_status cf_order_argsort(const int64_t *keys, size_t stride, size_t n, int64_t
 /* 1 when keys[i * stride] never decrease over i < n (their stable argsort is the identity), else 0. */
 int cf_order_is_sorted(const int64_t *keys, size_t stride, size_t n);
 
-/* The functions below read rows of either layout, cf_event or cf_row (row_size bytes apart): the fields
- * they use sit at the same offsets in both. */
+/* Offset hftbacktest's correct_local_timestamp applies to n rows whose times are exch_ts[i * stride] and
+ * local_ts[i * stride] (stride 1: columns; 8: the fields of cf_event rows): when the smallest local_ts -
+ * exch_ts is negative, -that + base_latency, else 0 (base_latency is then not added). Differences wrap as
+ * int64, as there. */
+int64_t cf_order_local_offset(const int64_t *exch_ts, const int64_t *local_ts, size_t stride, size_t n,
+                              int64_t base_latency);
 
-/* Offset hftbacktest's correct_local_timestamp applies: when the smallest local_ts - exch_ts is negative,
- * -that + base_latency, else 0 (base_latency is then not added). Differences wrap as int64, as there. */
-int64_t cf_order_local_offset(const void *rows, size_t row_size, size_t n, int64_t base_latency);
+/* Add offset to local_ts[i * stride] for i < n. */
+void cf_order_shift_local(int64_t *local_ts, size_t stride, size_t n, int64_t offset);
 
-/* Add offset to every row's local_ts. */
-void cf_order_shift_local(void *rows, size_t row_size, size_t n, int64_t offset);
+/* The n rows a merge reads: cf_event rows (events), or, with events NULL, columns (their fields besides the
+ * five come out 0). */
+typedef struct {
+    const cf_event *events;
+    cf_columns columns;
+    size_t n;
+} cf_order_rows;
 
 /* Where a merge stands between calls. Start from {0, 0}. */
 typedef struct {
@@ -83,16 +91,16 @@ void cf_order_last_init(cf_order_last *last);
  * once with both flags when both walks stand on rows with equal timestamps and equal ev, px (NaN equal to
  * NaN) and qty. Where hftbacktest would fail its assertion (equal timestamps, different rows), the
  * exchange side is emitted alone and the walk goes on.
- * Rows of cf_row come out with order_id, ival and fval 0. Writes up to cap rows into out and returns CF_OK
+ * Writes up to cap rows into out and returns CF_OK
  * when done or CF_ENOSPC when out is full (cursor keeps the position: call again). With out NULL it only
  * counts (*n_out), from the cursor to the end. A NULL order is the identity (the rows are in that order
  * already: no index array needed). CF_EINVAL when an index is outside [0, n).
  * With CF_MERGE_CHECK each row is checked as cf_order_validate would check it in the output, before it is
  * written: the first one out of order stops the merge with CF_EORDER (last->out_of_order says which side),
  * with no second pass over the output. */
-cf_status cf_order_merge(const void *rows, size_t row_size, size_t n, const int64_t *by_exch,
-                         const int64_t *by_local, cf_order_cursor *cursor, cf_event *out, size_t cap, size_t *n_out,
-                         unsigned options, cf_order_last *last);
+cf_status cf_order_merge(const cf_order_rows *rows, const int64_t *by_exch, const int64_t *by_local,
+                         cf_order_cursor *cursor, cf_event *out, size_t cap, size_t *n_out, unsigned options,
+                         cf_order_last *last);
 
 /* hftbacktest's validate_event_order: exchange events (EXCH flag) must have non-decreasing exch_ts and
  * local events non-decreasing local_ts, continuing from *last (updated). CF_OK, or CF_EORDER with *bad the

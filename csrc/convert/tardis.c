@@ -235,23 +235,27 @@ static inline cf_row row_make(uint64_t ev, int64_t exch_ts, int64_t local_ts, do
     return r;
 }
 
-static cf_status flush_snapshot(cf_tardis *t, cf_row *out, size_t cap, size_t *o) {
+static inline void put_row(const cf_columns *out, size_t i, const cf_row *r) {
+    cf_columns_put(out, i, r->ev, r->exch_ts, r->local_ts, r->px, r->qty);
+}
+
+static cf_status flush_snapshot(cf_tardis *t, const cf_columns *out, size_t cap, size_t *o) {
     size_t need = (t->n_bid ? t->n_bid + 1 : 0) + (t->n_ask ? t->n_ask + 1 : 0) + 1;
     if (cap - *o < need) {
         t->need = need;
         return CF_ENOSPC;
     }
     if (t->n_bid) {
-        out[(*o)++] = row_make(CF_EVENT_DEPTH_CLEAR | CF_EVENT_BUY, t->ss_bid[0].exch_ts, t->ss_bid[0].local_ts,
-                                    t->ss_bid[t->n_bid - 1].px, 0.0);
-        memcpy(out + *o, t->ss_bid, t->n_bid * sizeof(cf_row));
-        *o += t->n_bid;
+        cf_columns_put(out, (*o)++, CF_EVENT_DEPTH_CLEAR | CF_EVENT_BUY, t->ss_bid[0].exch_ts, t->ss_bid[0].local_ts,
+                       t->ss_bid[t->n_bid - 1].px, 0.0);
+        for (size_t i = 0; i < t->n_bid; i++)
+            put_row(out, (*o)++, &t->ss_bid[i]);
     }
     if (t->n_ask) {
-        out[(*o)++] = row_make(CF_EVENT_DEPTH_CLEAR | CF_EVENT_SELL, t->ss_ask[0].exch_ts, t->ss_ask[0].local_ts,
-                                    t->ss_ask[t->n_ask - 1].px, 0.0);
-        memcpy(out + *o, t->ss_ask, t->n_ask * sizeof(cf_row));
-        *o += t->n_ask;
+        cf_columns_put(out, (*o)++, CF_EVENT_DEPTH_CLEAR | CF_EVENT_SELL, t->ss_ask[0].exch_ts, t->ss_ask[0].local_ts,
+                       t->ss_ask[t->n_ask - 1].px, 0.0);
+        for (size_t i = 0; i < t->n_ask; i++)
+            put_row(out, (*o)++, &t->ss_ask[i]);
     }
     t->n_bid = t->n_ask = 0;
     t->in_snapshot = 0;
@@ -268,10 +272,10 @@ typedef struct {
 
 /* Write a row read into values. CF_ENOSPC leaves the row unread (state unchanged but for start_of_day,
  * which the retry sets the same way). */
-static cf_status commit(cf_tardis *t, const values_t *v, cf_row *out, size_t cap, size_t *o) {
+static cf_status commit(cf_tardis *t, const values_t *v, const cf_columns *out, size_t cap, size_t *o) {
     if (t->kind == CF_TARDIS_TRADES) {
         if (*o == cap) { t->need = 1; return CF_ENOSPC; }
-        out[(*o)++] = row_make(CF_EVENT_TRADE | v->side, v->exch_ts, v->local_ts, v->px, v->qty);
+        cf_columns_put(out, (*o)++, CF_EVENT_TRADE | v->side, v->exch_ts, v->local_ts, v->px, v->qty);
         return CF_OK;
     }
     if (v->snapshot) {
@@ -298,13 +302,14 @@ static cf_status commit(cf_tardis *t, const values_t *v, cf_row *out, size_t cap
         if (st != CF_OK) return st;
     }
     if (*o == cap) { t->need = 1; return CF_ENOSPC; }
-    out[(*o)++] = row_make(CF_EVENT_DEPTH | v->side, v->exch_ts, v->local_ts, v->px, v->qty);
+    cf_columns_put(out, (*o)++, CF_EVENT_DEPTH | v->side, v->exch_ts, v->local_ts, v->px, v->qty);
     return CF_OK;
 }
 
 /* One data row, split field by field. CF_EBADMSG sets bad_column. A row read without quotes gives the
  * exchange and symbol fields that fast_row then expects. */
-static cf_status row(cf_tardis *t, const char *line, size_t n, size_t avail, cf_row *out, size_t cap, size_t *o) {
+static cf_status row(cf_tardis *t, const char *line, size_t n, size_t avail, const cf_columns *out, size_t cap,
+                     size_t *o) {
     field_t f[N_COLUMNS + 1];
     int count = split(line, n, avail, f);
     if (count != N_COLUMNS) {
@@ -430,7 +435,7 @@ static size_t fast_row(const cf_tardis *t, const char *s, size_t avail, values_t
 }
 #endif
 
-cf_status cf_tardis_parse(cf_tardis *t, const char *buf, size_t len, cf_row *out, size_t cap, size_t *n_out,
+cf_status cf_tardis_parse(cf_tardis *t, const char *buf, size_t len, cf_columns out, size_t cap, size_t *n_out,
                           size_t *consumed) {
     size_t i = 0, o = 0;
     cf_status st = CF_OK;
@@ -440,7 +445,7 @@ cf_status cf_tardis_parse(cf_tardis *t, const char *buf, size_t len, cf_row *out
         values_t v;
         size_t used = fast_row(t, buf + i, len - i, &v);
         if (used) {
-            st = commit(t, &v, out, cap, &o);
+            st = commit(t, &v, &out, cap, &o);
             if (st != CF_OK) break; /* CF_ENOSPC: the row is read again */
             t->line++;
             t->rows++;
@@ -457,7 +462,7 @@ cf_status cf_tardis_parse(cf_tardis *t, const char *buf, size_t len, cf_row *out
             i = end + 1;
             continue;
         }
-        st = row(t, buf + i, n, len - i, out, cap, &o);
+        st = row(t, buf + i, n, len - i, &out, cap, &o);
         if (st == CF_ENOSPC) break;
         t->line++;
         i = end + 1;

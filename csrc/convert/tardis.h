@@ -53,13 +53,13 @@ cf_tardis_kind cf_tardis_header(const char *line, size_t n);
 void cf_tardis_init(cf_tardis *t, cf_tardis_kind kind, cf_tardis_snapshot_mode mode, cf_row *ss_bid,
                     size_t cap_bid, cf_row *ss_ask, size_t cap_ask);
 
-/* Read the complete lines of buf[0..len), writing event rows (the five fields a converter fills) into
- * out[0..cap).
+/* Read the complete lines of buf[0..len), writing event rows (the five fields a converter fills) into rows
+ * [0, cap) of the columns out.
  * *n_out receives the rows written and *consumed the bytes read (always whole lines).
  * CF_OK: every complete line is read. CF_ENOSPC: out has fewer than t->need free rows, or a snapshot buffer
  * is full (n == cap): grow it (keeping its rows) and call again from buf + *consumed. CF_EBADMSG: the line
  * t->line is malformed (t->bad_column); it is skipped and counted in *consumed. Blank lines are skipped. */
-cf_status cf_tardis_parse(cf_tardis *t, const char *buf, size_t len, cf_row *out, size_t cap, size_t *n_out,
+cf_status cf_tardis_parse(cf_tardis *t, const char *buf, size_t len, cf_columns out, size_t cap, size_t *n_out,
                           size_t *consumed);
 
 /* The double nearest the decimal text s[0..n) (Python float() of it); also exponents, '+', "nan", "inf".

@@ -171,11 +171,17 @@ static rows_t run_tardis(const char *buf, size_t len, int random_caps, cf_tardis
                 cap = r.n + room + 1;
                 r.rows = realloc(r.rows, cap * sizeof(cf_event));
             }
-            cf_row *out = malloc((room ? room : 1) * sizeof(cf_row));
+            /* each column its own allocation of exactly room rows: the sanitizer sees any write past one */
+            size_t alloc = room ? room : 1;
+            cf_columns out = {malloc(alloc * sizeof(int64_t)), malloc(alloc * sizeof(int64_t)),
+                              malloc(alloc * sizeof(cf_body))};
             cf_status st = cf_tardis_parse(&t, block + off, end - pos - off, out, room, &written, &used);
             for (size_t i = 0; i < written; i++)
-                r.rows[r.n + i] = cf_event_make(out[i].ev, out[i].exch_ts, out[i].local_ts, out[i].px, out[i].qty);
-            free(out);
+                r.rows[r.n + i] = cf_event_make(out.body[i].ev, out.exch_ts[i], out.local_ts[i], out.body[i].px,
+                                                out.body[i].qty);
+            free(out.exch_ts);
+            free(out.local_ts);
+            free(out.body);
             r.n += written;
             off += used;
             if (st == CF_OK) break;

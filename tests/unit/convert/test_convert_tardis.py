@@ -275,8 +275,9 @@ def test_tardis_local_offset_taken_while_reading_equals_a_pass_over_the_rows(gen
     book, trades = generated
     events = _read_tardis([trades, book], "process", False, None, Report([]))
     taken = events.local_offset(base_latency)
-    rows = events.array()  # a view: the offset is then measured over the rows again
+    rows = events.array()
     latency = rows["local_ts"] - rows["exch_ts"]
+    events.shift_local(0)  # the smallest latency taken while reading is dropped: a pass over the rows measures it
 
     assert latency.min() < 0
     assert taken == events.local_offset(base_latency) == base_latency - int(latency.min())
