@@ -158,7 +158,7 @@ class _Room:
 
     A first write to a fresh page costs a page fault: 0.26 s for the 690 MB of a 5.4M-row Tardis merge here,
     four times the merge itself (0.06 s, streaming). Faulted in bulk (MADV_POPULATE_WRITE) the same pages
-    cost 0.16 s, on the other core, from the moment the shorter of the two sorts is done. Where the merge
+    cost 0.16 s, on another core, from the moment the sorts start. Where the merge
     catches up with the thread it waits rather than take faults itself: the two faulting at once contend
     in the kernel and both slow down (a merge with no head start: 0.23 s waiting, 0.35 s faulting). The
     thread stops when the merge ends: how many rows come out (each row once or twice) is not known before,
@@ -179,13 +179,14 @@ class _Room:
         """Far larger than any cache: worth a helper thread, and written past the cache."""
         return self.size >= 4 * PREFAULT_STEP
 
-    def start(self) -> None:
-        """Start the helper thread (once; not for small outputs)."""
+    def start(self) -> bool:
+        """Start the helper thread (once; not for small outputs); return whether it runs."""
         with self._cond:
             if self._thread is None and not self._stop and self.large:
                 self._helping = True
                 self._thread = threading.Thread(target=self._run, name="crossfury-merge-helper", daemon=True)
                 self._thread.start()
+            return self._thread is not None
 
     def _run(self) -> None:
         at = 0
@@ -245,25 +246,27 @@ def _order(events, base_latency: int, report: Report, room: _Room | None = None)
     t = time.perf_counter()
     events.shrink()
     report.rows = len(events)
-    # Each sort takes threads too: the one that ends first leaves its core to the other's tasks (measured on
-    # two cores, best of 3: Tardis 117 -> 101 ms, recording 30 -> 28 ms for both orders).
-    threads = argsort_threads(len(events))
+    # With an output room, one core faults in its pages from now on (the merge's pages cost more than both
+    # sorts), and the sorts take the other cores, one after the other. Without (the npz path), the exchange
+    # order is sorted on another core while this one shifts and sorts the local times. 5.4M Tardis rows on two
+    # cores: sorts + merge 0.19-0.22 s with the helper started after the exchange sort, 0.17 s so.
+    helping = room is not None and room.start()
     with ThreadPoolExecutor(1, thread_name_prefix="crossfury-sort") as pool:
         exch = None
-        if len(events) >= PARALLEL_SORT_ROWS:
-            # The exchange order reads only exch_ts: it runs on the other core (no GIL held) while this one
-            # shifts local_ts and sorts by it; then that core faults in the output's pages.
-            exch = pool.submit(events.argsort, "exch", threads)
-            if room is not None:
-                exch.add_done_callback(lambda _: room.start())
+        if helping:
+            threads = min(argsort_threads(len(events)), max(1, _usable_cores() - 1))
+        else:
+            threads = argsort_threads(len(events))
+            if len(events) >= PARALLEL_SORT_ROWS:  # the exchange order reads only exch_ts: no GIL held
+                exch = pool.submit(events.argsort, "exch", threads)
         offset = events.local_offset(int(base_latency))
         if offset:
             log.info("local_timestamp is ahead of exch_timestamp by %d ns; local_ts shifted by %d ns",
                      offset - int(base_latency), offset)
             events.shift_local(offset)
         report.local_offset_ns = offset
-        by_local = events.argsort("local", threads)
         by_exch = exch.result() if exch is not None else events.argsort("exch", threads)
+        by_local = events.argsort("local", threads)
     report.seconds["sort"] = time.perf_counter() - t
     return _native.Merger(events, by_exch, by_local, check=True)  # validate_event_order as rows are written
 
