@@ -82,10 +82,13 @@ cdef bint _populate(void *p, size_t start, size_t end):
 
 
 cdef class Memory:
-    """Bytes from posix_memalign that numpy views through the buffer protocol (np.frombuffer), for the merged output.
-    numpy asks the kernel for transparent huge pages on its own large arrays (madvise); on a busy machine their
-    faults stalled the merge of 10M rows by up to 1.4 s (0.21 to 1.6 s over six runs, against 0.34 s every
-    run from plain pages; the kernel counted no compaction stall, the cause is not known)."""
+    """Bytes from posix_memalign that numpy views through the buffer protocol (np.frombuffer), for the merged
+    output: plain pages. numpy asks the kernel for transparent huge pages on its own large arrays (madvise),
+    and on the virtual machine measured here their faults stalled the merge of 10M rows by up to 1.4 s. The
+    cause: the guest hands free blocks of 2 MB and more back to the host (virtio-balloon free page
+    reporting), and a huge page is such a block, so its first touch makes the host fault in 512 pages again
+    (660 MB: 1.3 s in a new process, 0.08 s when the blocks were freed moments before). Plain pages mostly
+    come from smaller free blocks the guest kept (0.16 s for 660 MB)."""
 
     cdef void *p
     cdef size_t size
