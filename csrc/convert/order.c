@@ -762,6 +762,18 @@ void cf_order_shift_local(int64_t *local_ts, size_t stride, size_t n, int64_t of
         local_ts[i * stride] = (int64_t)((uint64_t)local_ts[i * stride] + (uint64_t)offset);
 }
 
+/* validate_event_order's rule for one row of the given flags and times, after the last times seen: 0 and the
+ * last times moved on, or 1 (exchange) / 2 (local) for the side it breaks. The merge's check and
+ * cf_order_validate share it. */
+static inline int next_in_order(uint64_t flags, int64_t exch_ts, int64_t local_ts, int64_t *last_exch,
+                                int64_t *last_local) {
+    if ((flags & CF_EVENT_EXCH) && exch_ts < *last_exch) return 1;
+    if ((flags & CF_EVENT_LOCAL) && local_ts < *last_local) return 2;
+    if (flags & CF_EVENT_EXCH) *last_exch = exch_ts;
+    if (flags & CF_EVENT_LOCAL) *last_local = local_ts;
+    return 0;
+}
+
 /* Row i's fields, from events or from the columns: `columns` is a constant in each copy of the merge. */
 #define EXCH_TS(R, columns, i) ((columns) ? (R)->columns.exch_ts[i] : (R)->events[i].exch_ts)
 #define LOCAL_TS(R, columns, i) ((columns) ? (R)->columns.local_ts[i] : (R)->events[i].local_ts)
@@ -868,18 +880,13 @@ static inline __attribute__((always_inline)) cf_status merge(const cf_order_rows
             flags = CF_EVENT_EXCH;
         }
         if (check) { /* validate_event_order on the row about to be written: it stays unwritten if out of order */
-            int64_t ts_exch = EXCH_TS(R, columns, src), ts_local = LOCAL_TS(R, columns, src);
-            int bad = (flags & CF_EVENT_EXCH) && ts_exch < last_exch ? 1
-                      : (flags & CF_EVENT_LOCAL) && ts_local < last_local ? 2 : 0;
+            int bad = next_in_order(flags, EXCH_TS(R, columns, src), LOCAL_TS(R, columns, src), &last_exch,
+                                    &last_local);
             if (CF_UNLIKELY(bad)) {
                 last->out_of_order = bad;
                 st = CF_EORDER;
                 break;
             }
-            if (flags & CF_EVENT_EXCH)
-                last_exch = ts_exch;
-            if (flags & CF_EVENT_LOCAL)
-                last_local = ts_local;
         }
         e += (flags & CF_EVENT_EXCH) != 0;
         l += (flags & CF_EVENT_LOCAL) != 0;
@@ -919,24 +926,12 @@ cf_status cf_order_validate(const cf_event *rows, size_t n, cf_order_last *last,
     int64_t last_exch = last->exch, last_local = last->local;
     cf_status st = CF_OK;
     for (size_t i = 0; i < n; i++) {
-        uint64_t ev = rows[i].ev;
-        if (ev & CF_EVENT_EXCH) {
-            if (rows[i].exch_ts < last_exch) {
-                *bad = i;
-                last->out_of_order = 1;
-                st = CF_EORDER;
-                break;
-            }
-            last_exch = rows[i].exch_ts;
-        }
-        if (ev & CF_EVENT_LOCAL) {
-            if (rows[i].local_ts < last_local) {
-                *bad = i;
-                last->out_of_order = 2;
-                st = CF_EORDER;
-                break;
-            }
-            last_local = rows[i].local_ts;
+        int side = next_in_order(rows[i].ev, rows[i].exch_ts, rows[i].local_ts, &last_exch, &last_local);
+        if (side) {
+            *bad = i;
+            last->out_of_order = side;
+            st = CF_EORDER;
+            break;
         }
     }
     last->exch = last_exch;
