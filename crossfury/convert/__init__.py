@@ -158,11 +158,11 @@ class _Room:
 
     A first write to a fresh page costs a page fault: 0.26 s for the 690 MB of a 5.4M-row Tardis merge here,
     four times the merge itself (0.06 s, streaming). Faulted in bulk (MADV_POPULATE_WRITE) the same pages
-    cost 0.16 s, on another core, from the moment the sorts start. Where the merge
-    catches up with the thread it waits rather than take faults itself: the two faulting at once contend
-    in the kernel and both slow down (a merge with no head start: 0.23 s waiting, 0.35 s faulting). The
-    thread stops when the merge ends: how many rows come out (each row once or twice) is not known before,
-    and the merge never runs ahead of it, so it never runs far past the end.
+    cost 0.16 s, on another core, from the moment the sorts start. Where the merge catches up with the
+    thread it waits rather than take faults itself: the two faulting at once contend in the kernel and both
+    slow down (a merge with no head start: 0.19 s waiting, 0.35 s faulting). The thread stops when the merge
+    ends: how many rows come out (each row once or twice) is not known before, and the merge never runs
+    ahead of it, so it never runs far past the end.
     """
 
     def __init__(self, rows: int):
@@ -172,7 +172,7 @@ class _Room:
         self._helping = False  # the thread runs and will move _ready on
         self._stop = False
         self._thread: threading.Thread | None = None
-        self._cond = threading.Condition()  # start() comes from the sort thread or from the merge
+        self._cond = threading.Condition()  # guards the start, and tells the merge when _ready moves
 
     @property
     def large(self) -> bool:
@@ -265,8 +265,8 @@ def _order(events, base_latency: int, report: Report, room: _Room | None = None)
                      offset - int(base_latency), offset)
             events.shift_local(offset)
         report.local_offset_ns = offset
-        by_exch = exch.result() if exch is not None else events.argsort("exch", threads)
         by_local = events.argsort("local", threads)
+        by_exch = exch.result() if exch is not None else events.argsort("exch", threads)
     report.seconds["sort"] = time.perf_counter() - t
     return _native.Merger(events, by_exch, by_local, check=True)  # validate_event_order as rows are written
 
