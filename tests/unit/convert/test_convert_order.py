@@ -202,3 +202,26 @@ def _first_out_of_order(events) -> int:
         if len(descents):
             first = min(first, int(at[descents[0] + 1]))
     return first
+
+def test_merge_of_columns_streamed_equals_plain_stores_and_the_event_rows_merge(tmp_path):
+    # The Tardis path merges rows held in columns into a large room with streaming stores; the same rows
+    # as cf_event rows (the other copy of the merge) and plain stores must give the same bytes.
+    from crossfury._native import convert as native
+    from crossfury.convert import Report, _merged_array, _order, _read_tardis, _Room
+    from crossfury.convert.synthetic import write_tardis
+
+    book, trades = tmp_path / "book.csv.gz", tmp_path / "trades.csv.gz"
+    write_tardis(book, trades, 150_000, seed=12, snapshot_every=20_000, negative_latency_every=50)
+    events = _read_tardis([trades, book], "process", False, None, Report([]))
+    ordered = _order(events, 0, Report([]))
+    by_exch, by_local = ordered.by_exch_array, ordered.by_local_array
+    plain = native.Merger(events, by_exch, by_local).next_chunk(2 * len(events))
+    room = _Room(len(events))
+    assert room.large
+
+    streamed = _merged_array(native.Merger(events, by_exch, by_local, check=True), room)
+    as_event_rows = native.Merger(events.events(), by_exch, by_local).next_chunk(2 * len(events))
+
+    assert len(plain) > len(events)
+    assert streamed.tobytes() == plain.tobytes() == as_event_rows.tobytes()
+    convert.validate_event_order(streamed)
