@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* Sanitizer test for csrc/convert: the argsort against a plain stable insertion sort on random nearly sorted
- * and hostile keys; the Tardis and recording parsers fed mutated input in random block splits with random
+ * and hostile keys; the merge (correct_event_order) of cf_event rows and of columns, streamed or not, in
+ * random chunks, against a plain walk, its order check against cf_order_validate; the Tardis and recording
+ * parsers fed mutated input in random block splits with random
  * (often tiny) output capacities, every buffer exactly its size on the heap so ASan sees any overrun.
  * Checked: statuses are the documented ones, a parse resumed after CF_ENOSPC gives the same rows as one
  * with room, and clean input gives the same rows however it is split. Usage: test_convert_fuzz [iters] [seed]. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +68,125 @@ static void check_argsort(size_t n) {
     free(out);
     free(tmp);
     free(ref);
+}
+
+/* ---- merge --------------------------------------------------------------------------------------------- */
+
+static uint64_t merge_state = 0xD1B54A32D192ED03ULL; /* a stream of its own, as team_state */
+
+/* hftbacktest's correct_event_order walk, written plainly over cf_event rows. */
+static size_t plain_merge(const cf_event *rows, size_t n, const int64_t *by_exch, const int64_t *by_local,
+                          cf_event *out) {
+    size_t e = 0, l = 0, o = 0;
+    while (e < n || l < n) {
+        const cf_event *x = e < n ? &rows[by_exch[e]] : NULL, *y = l < n ? &rows[by_local[l]] : NULL;
+        uint64_t flags;
+        const cf_event *src;
+        if (x && y && x->exch_ts == y->exch_ts && x->local_ts == y->local_ts && x->ev == y->ev &&
+            (x->px == y->px || (x->px != x->px && y->px != y->px)) && x->qty == y->qty) {
+            src = x, flags = CF_EVENT_EXCH | CF_EVENT_LOCAL, e++, l++;
+        } else if (x && (!y || x->exch_ts < y->exch_ts || (x->exch_ts == y->exch_ts && x->local_ts <= y->local_ts))) {
+            src = x, flags = CF_EVENT_EXCH, e++;
+        } else {
+            src = y, flags = CF_EVENT_LOCAL, l++;
+        }
+        out[o] = *src;
+        out[o++].ev |= flags;
+    }
+    return o;
+}
+
+/* Merge in chunks of random size (each call's out exactly its size on the heap); the status of the last call. */
+static cf_status chunked_merge(const cf_order_rows *rows, const int64_t *by_exch, const int64_t *by_local,
+                               unsigned options, cf_event *whole, size_t *n_out, cf_order_last *last) {
+    cf_order_cursor cursor = {0, 0};
+    size_t o = 0;
+    cf_status st;
+    cf_order_last_init(last);
+    for (;;) {
+        size_t cap = 1 + below(below(2) ? 8 : 2 * rows->n + 2), written = 0;
+        cf_event *out = malloc(cap * sizeof *out); /* malloc: 16-byte aligned, so streaming applies */
+        st = cf_order_merge(rows, by_exch, by_local, &cursor, out, cap, &written, options, last);
+        if (written > cap) fail("merge wrote past its cap");
+        memcpy(whole + o, out, written * sizeof *out);
+        free(out);
+        o += written;
+        if (st != CF_ENOSPC) break;
+    }
+    *n_out = o;
+    return st;
+}
+
+static void check_merge(size_t n) {
+    uint64_t parser_state = rng_state;
+    rng_state = merge_state;
+    size_t room = 2 * n + 1;
+    cf_event *events = malloc(room * sizeof *events), *want = malloc(room * sizeof *want);
+    cf_event *got = malloc(room * sizeof *got);
+    cf_columns cols = {malloc((n + 1) * sizeof(int64_t)), malloc((n + 1) * sizeof(int64_t)),
+                       malloc((n + 1) * sizeof(cf_body))};
+    int64_t *by_exch = malloc((n + 1) * sizeof(int64_t)), *by_local = malloc((n + 1) * sizeof(int64_t));
+    int64_t *tmp = malloc(CF_ORDER_TMP(n) * sizeof *tmp), *exch = malloc((n + 1) * sizeof(int64_t));
+    int64_t *local = malloc((n + 1) * sizeof(int64_t));
+    static const double PX[] = {1.0, 1.5, 2.0, -0.0, 0.0};
+    int64_t t = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i && below(3) == 0) { /* a copy of the row before: the two walks meet on equal rows */
+            events[i] = events[i - 1];
+        } else {
+            t += (int64_t)below(3);
+            int64_t lat = (int64_t)below(5) - 1; /* negative, zero and positive latency */
+            double px = below(10) == 0 ? (double)NAN : PX[below(5)];
+            events[i] = cf_event_make(1 + below(3), t, t + lat, px, (double)below(3));
+        }
+        events[i].order_id = rnd(); /* carried by the event-rows merge, 0 from columns */
+        events[i].ival = (int64_t)rnd();
+        events[i].fval = 0.5;
+        cf_columns_put(&cols, i, events[i].ev, events[i].exch_ts, events[i].local_ts, events[i].px, events[i].qty);
+        exch[i] = events[i].exch_ts;
+        local[i] = events[i].local_ts;
+    }
+    if (cf_order_argsort(exch, 1, n, by_exch, tmp, 1) != CF_OK) fail("merge: argsort");
+    if (cf_order_argsort(local, 1, n, by_local, tmp, 1) != CF_OK) fail("merge: argsort");
+    size_t n_want = plain_merge(events, n, by_exch, by_local, want), n_got = 0;
+    cf_order_rows as_events = {events, {NULL, NULL, NULL}, n}, as_columns = {NULL, cols, n};
+    cf_order_last last;
+    for (unsigned options = 0; options < 4; options++) {
+        if (chunked_merge(&as_events, by_exch, by_local, options, got, &n_got, &last) != CF_OK) fail("merge status");
+        if (n_got != n_want || (n && memcmp(got, want, n_got * sizeof *got) != 0)) fail("merge of events differs");
+        if (chunked_merge(&as_columns, by_exch, by_local, options, got, &n_got, &last) != CF_OK) fail("merge status");
+        for (size_t i = 0; i < n_want; i++) {
+            cf_event w = want[i];
+            w.order_id = 0, w.ival = 0, w.fval = 0.0;
+            if (memcmp(&got[i], &w, sizeof w) != 0) fail("merge of columns differs");
+        }
+        if (n_got != n_want) fail("merge of columns: count");
+    }
+    size_t bad = 0;
+    cf_order_last_init(&last);
+    if (cf_order_validate(want, n_want, &last, &bad) != CF_OK) fail("merged rows out of order");
+    if (n > 2) { /* two entries of an order swapped: the check stops where cf_order_validate does */
+        int64_t *order = below(2) ? by_exch : by_local;
+        size_t i = below(n), j = below(n);
+        int64_t keep = order[i];
+        order[i] = order[j], order[j] = keep;
+        size_t n_plain = plain_merge(events, n, by_exch, by_local, want);
+        cf_order_last_init(&last);
+        cf_status valid = cf_order_validate(want, n_plain, &last, &bad);
+        int side = last.out_of_order;
+        cf_status st = chunked_merge(&as_columns, by_exch, by_local, CF_MERGE_CHECK | (unsigned)below(2) * CF_MERGE_STREAM,
+                                     got, &n_got, &last);
+        if (valid == CF_OK ? st != CF_OK : (st != CF_EORDER || n_got != bad || last.out_of_order != side))
+            fail("merge check differs from cf_order_validate");
+        order[j] = order[i], order[i] = keep;
+        by_local[below(n)] = (int64_t)n; /* an index outside the rows */
+        if (chunked_merge(&as_columns, by_exch, by_local, 0, got, &n_got, &last) != CF_EINVAL)
+            fail("merge: an index outside the rows is not refused");
+    }
+    free(events), free(want), free(got), free(cols.exch_ts), free(cols.local_ts), free(cols.body);
+    free(by_exch), free(by_local), free(tmp), free(exch), free(local);
+    merge_state = rng_state;
+    rng_state = parser_state;
 }
 
 /* ---- parsers ------------------------------------------------------------------------------------------ */
@@ -272,6 +394,7 @@ int main(int argc, char **argv) {
     for (long it = 0; it < iterations; it++) {
         if (it % 20 == 0) check_argsort(below(8) ? below(300) : below(2000));
         if (it % 500 == 0) check_argsort(4096 + below(8000)); /* the bucket path (csrc/convert/order.c) */
+        if (it % 20 == 10) check_merge(below(8) ? below(40) : below(600));
         int mutate = below(3) == 0;
         cf_tardis_kind kind = below(4) ? CF_TARDIS_BOOK : CF_TARDIS_TRADES;
         size_t len = kind == CF_TARDIS_BOOK
