@@ -551,23 +551,41 @@ class Connector(ExchangeConnector):
             return
         if ring is not None:
             ring.append(msg)
-        self._emit(channel, msg)
+        self.publish(channel, msg)
 
     def _emit_book(self, b: _Book, local_ts: int) -> None:
         book = b.book
         bids, asks = book.top_levels(self.config.book_event_levels)
-        self._emit(Channel.BOOK, BookSnapshot(
+        self.publish(Channel.BOOK, BookSnapshot(
             exchange=self.spec.exchange, market=b.inst.market, exch_ts=book.last_exch_ts * self.spec.time_scale_ns,
             local_ts=local_ts, symbol=b.inst.symbol, bids=bids, asks=asks, last_id=book.last_id or 0))
 
     def _emit_invalid(self, b: _Book, local_ts: int) -> None:
         b.invalidations += 1
         if self._targets[Channel.BOOK]:
-            self._emit(Channel.BOOK, BookSnapshot(
+            self.publish(Channel.BOOK, BookSnapshot(
                 exchange=self.spec.exchange, market=b.inst.market, exch_ts=0, local_ts=local_ts,
                 symbol=b.inst.symbol, bids=(), asks=(), last_id=0, valid=False))
 
-    def _emit(self, channel: Channel, msg: Message) -> None:
+    # -- shared with the trader (crossfury.connectors.trading): REST budget, instrument names, subscribers --
+
+    @property
+    def rest(self) -> RestClient:
+        """The REST client; the trader's unsigned requests and its request counts go through it too."""
+        return self._rest
+
+    def instrument_lookup(self) -> Callable[[str], Instrument | None]:
+        """A function from any name the exchange gives an instrument (symbol, native, its upper or lower
+        case) to it, or None: for decoders that look up every message. Valid until exchange_info(refresh=True)."""
+        return self._by_name.get
+
+    def wants(self, channel: Channel) -> bool:
+        """Whether any callback or message stream takes this channel."""
+        return bool(self._targets[channel])
+
+    def publish(self, channel: Channel, msg: Message) -> None:
+        """Hand msg to every callback and message stream of its channel (the trader's orders, fills,
+        balances and positions come out this way); a failing callback is counted and logged, never raised."""
         for target in self._targets[channel]:
             try:
                 target(msg)

@@ -125,7 +125,7 @@ class Trader:
     async def sync_time(self) -> None:
         """Set ``time_offset_ms`` = server time - local time, from the market's time endpoint."""
         t0 = time.time_ns()
-        resp = await self.conn._rest.get(self.spec.time_path)
+        resp = await self.conn.rest.get(self.spec.time_path)
         t1 = time.time_ns()
         server_ms = int(resp.json()["serverTime"])
         self.time_offset_ms = server_ms - (t0 + t1) // 2_000_000
@@ -140,7 +140,7 @@ class Trader:
             if order:
                 for limiter, _ in self.order_limiters.values():
                     await limiter.acquire(1)
-        self.conn._rest.requests += 1
+        self.conn.rest.requests += 1
         self._awaiting_replies += 1
         try:
             resp = await self.http.request(method, f"{path}?{query}" if query else path, self._key_header,
@@ -161,7 +161,7 @@ class Trader:
         body = resp.body
         if resp.status < 300:
             return decode(body) if body else None
-        self.conn._rest.errors += 1
+        self.conn.rest.errors += 1
         code, msg = None, body[:200].decode("utf-8", "replace")
         obj = None
         with contextlib.suppress(DecodeError):  # an HTML error page: keep its text
@@ -216,7 +216,7 @@ class Trader:
 
     def _accept(self, update: OrderUpdate) -> OrderUpdate:
         if self.orders.apply(update):
-            self.conn._emit(Channel.ORDERS, update)
+            self.conn.publish(Channel.ORDERS, update)
         return self.orders.get(update.client_order_id) or update
 
     async def place_order(self, symbol: str, side: str, qty: float, *, px: float | None, order_type: str,
@@ -303,7 +303,7 @@ class Trader:
         out = []
         now = self.conn.config.clock_ns()
         for row in rows:
-            inst = self.conn._by_name.get(row["symbol"])
+            inst = self.conn.instrument_lookup()(row["symbol"])
             if inst is not None:
                 out.append(self._accept(bt.parse_order(row, inst, now)))
         return out
@@ -317,7 +317,7 @@ class Trader:
         if not self.spec.positions_path:
             raise ConfigError(f"{self.conn.name}: spot has no positions")
         rows = await self.signed("GET", self.spec.positions_path, weight=5)
-        return bt.parse_positions(rows, self.conn._by_name.get, self.conn.config.clock_ns())
+        return bt.parse_positions(rows, self.conn.instrument_lookup(), self.conn.config.clock_ns())
 
     async def account(self) -> dict[str, Any]:
         return await self.signed("GET", self.spec.account_path, weight=20 if self.spec.api != "usdm" else 5)
@@ -431,13 +431,13 @@ class Trader:
                 log.exception("%s: user event handling failed", self.conn.name)
 
     def _handle_message(self, payload: bytes, local_ts: int) -> None:
-        fast = bt.decode_order_event(payload, self.conn._by_name.get, local_ts)
+        fast = bt.decode_order_event(payload, self.conn.instrument_lookup(), local_ts)
         if fast is not None:  # a futures order event, read without building a dict
             for msg in fast:
                 self._deliver(msg)
             return
-        if payload.startswith(_ACCOUNT_EVENTS) and not (self.conn._targets[Channel.BALANCES]
-                                                        or self.conn._targets[Channel.POSITIONS]):
+        if payload.startswith(_ACCOUNT_EVENTS) and not (self.conn.wants(Channel.BALANCES)
+                                                        or self.conn.wants(Channel.POSITIONS)):
             return  # balances and positions nobody listens to: not worth parsing on the order path
         try:
             self._on_event(payload, local_ts)
@@ -463,7 +463,7 @@ class Trader:
             log.warning("%s: user stream ended (%s); opening a new one", self.conn.name, kind)
             self._restart.set()
             return
-        for msg in bt.parse_user_event(obj, self.conn._by_name.get, local_ts):
+        for msg in bt.parse_user_event(obj, self.conn.instrument_lookup(), local_ts):
             self._deliver(msg)
 
     def _deliver(self, msg: Any) -> None:
@@ -471,9 +471,9 @@ class Trader:
             self._accept(msg)
         elif isinstance(msg, Fill):
             if self.orders.add_fill(msg):
-                self.conn._emit(Channel.FILLS, msg)
+                self.conn.publish(Channel.FILLS, msg)
         else:
-            self.conn._emit(Channel.BALANCES if type(msg).__name__ == "Balance" else Channel.POSITIONS, msg)
+            self.conn.publish(Channel.BALANCES if type(msg).__name__ == "Balance" else Channel.POSITIONS, msg)
 
     async def reconcile(self) -> None:
         """Bring every known order up to date from REST: open orders, final states and missed fills."""
@@ -493,7 +493,7 @@ class Trader:
             for fill in await self.trades(symbol, limit=500):
                 if fill.client_order_id and self.orders.add_fill(fill):
                     self.recovered_fills += 1
-                    self.conn._emit(Channel.FILLS, fill)
+                    self.conn.publish(Channel.FILLS, fill)
 
     def health(self) -> dict[str, Any]:
         """Return the trading counters."""

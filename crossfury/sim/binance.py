@@ -266,6 +266,12 @@ class BinanceSim:
         """Return True while market generation is paused."""
         return self._paused
 
+    @property
+    def generating(self) -> bool:
+        """True while the driver generates market events (started, not paused, not finished): it then
+        publishes what changed; otherwise whoever changes the book publishes it (the matching engine)."""
+        return not self._at_gate
+
     async def _gate(self) -> None:
         self._at_gate = True
         for fut in self._pause_waiters:

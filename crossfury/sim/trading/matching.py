@@ -113,7 +113,7 @@ class MatchingEngine:
             market.flush_event(st, last + 1, last + n, last, now + 1, now)
         else:
             market.flush_event(st, last + 1, last + n, last, now, now)
-        if self.sim._at_gate:  # market generation paused: nobody else publishes these
+        if not self.sim.generating:  # nobody else publishes these
             out = market.take()
             if out:
                 asyncio.ensure_future(self.sim.hub.publish(out))
