@@ -311,8 +311,7 @@ cdef class Merger:
     ValueError at the first row out of order, as validate would on the output."""
 
     cdef object _keep
-    cdef cf_order_rows rows
-    cdef size_t n
+    cdef cf_order_rows rows  # rows.n: the rows in the input
     cdef const int64_t *by_exch
     cdef const int64_t *by_local
     cdef cf_order_cursor cursor
@@ -327,10 +326,9 @@ cdef class Merger:
         if isinstance(rows, Events):
             self.rows.events = NULL
             self.rows.columns = (<Events>rows).cols
-            self.n = (<Events>rows).n
+            self.rows.n = (<Events>rows).n
         else:
-            self.rows.events = _rows_of(rows, &self.n)
-        self.rows.n = self.n
+            self.rows.events = _rows_of(rows, &self.rows.n)
         self._keep = rows
         self.by_exch_array = self._order(by_exch)
         self.by_local_array = self._order(by_local)
@@ -338,10 +336,10 @@ cdef class Merger:
         cdef const int64_t[::1] l
         self.by_exch = NULL
         self.by_local = NULL
-        if self.by_exch_array is not None and self.n:
+        if self.by_exch_array is not None and self.rows.n:
             e = self.by_exch_array
             self.by_exch = &e[0]
-        if self.by_local_array is not None and self.n:
+        if self.by_local_array is not None and self.rows.n:
             l = self.by_local_array
             self.by_local = &l[0]
         self.cursor.exch = self.cursor.local = 0
@@ -351,14 +349,14 @@ cdef class Merger:
         if order is None:
             return None
         order = np.ascontiguousarray(order, dtype=np.int64)
-        if order.shape != (self.n,):
-            raise ValueError(f"sorted indices must have {self.n} entries each")
+        if order.shape != (self.rows.n,):
+            raise ValueError(f"sorted indices must have {self.rows.n} entries each")
         return order
 
     @property
     def rows(self):
         """Rows in the input (each comes out once or twice)."""
-        return self.n
+        return self.rows.n
 
     def count(self):
         """Rows the merge will write from here on."""
@@ -376,7 +374,7 @@ cdef class Merger:
 
         ``stream``: write past the cache (non-temporal stores), for an output far larger than it that is not
         read again soon; the rows are visible to other threads when the call returns."""
-        if self.cursor.exch >= self.n and self.cursor.local >= self.n:
+        if self.cursor.exch >= self.rows.n and self.cursor.local >= self.rows.n:
             return None
         if out is None:
             out = np.empty(max_rows, dtype=_EVENT_DTYPE)

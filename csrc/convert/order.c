@@ -360,6 +360,21 @@ WIDE_CLONES static void merge_two_runs(const int64_t *keys, size_t stride, size_
     for (; j < n; j++) out[o++] = (int64_t)j;
 }
 
+/* The smallest and largest of keys [s, e) (e > s); strided keys (a field of each row) are also copied to
+ * copy[s..e), together, so the passes after this one read each row once instead of three times. */
+static void key_range(const int64_t *keys, size_t stride, size_t s, size_t e, int64_t *copy, int64_t *lo_out,
+                      int64_t *hi_out) {
+    int64_t lo = keys[s * stride], hi = lo;
+    for (size_t i = s; i < e; i++) {
+        int64_t k = keys[i * stride];
+        if (stride > 1) copy[i] = k;
+        lo = k < lo ? k : lo;
+        hi = k > hi ? k : hi;
+    }
+    *lo_out = lo;
+    *hi_out = hi;
+}
+
 static void argsort_one_thread(const int64_t *keys, size_t stride, size_t n, int64_t *out, int64_t *tmp) {
     /* In order, or two runs in order: no sort at all. The identity is written as the first run is read;
      * the scan for a second descent stops there, which for jittering keys comes within a few places. */
@@ -376,15 +391,9 @@ static void argsort_one_thread(const int64_t *keys, size_t stride, size_t n, int
     }
     sorter_t S = {keys, stride, out, tmp + n};
     if (disordered(keys, stride, n)) {
-        /* Three passes read the keys from here on: strided ones (a field of each row) are copied
-         * together first, which reads each row once instead of three times. */
-        int64_t lo = KEY(&S, 0), hi = lo;
-        for (size_t i = 0; i < n; i++) {
-            int64_t k = KEY(&S, i);
-            if (stride > 1) tmp[i] = k;
-            lo = k < lo ? k : lo;
-            hi = k > hi ? k : hi;
-        }
+        /* Three passes read the keys from here on (strided ones from their copy). */
+        int64_t lo, hi;
+        key_range(keys, stride, 0, n, tmp, &lo, &hi);
         if (stride > 1) {
             S.keys = tmp;
             S.stride = 1;
@@ -518,18 +527,9 @@ static void team_task(team_t *T, unsigned phase, unsigned c) {
         sort_runs_identity(&S, out + s, e - s, s);
         break;
     }
-    case B_RANGE: {
-        int64_t lo = keys[s * stride], hi = lo;
-        for (size_t i = s; i < e; i++) {
-            int64_t k = keys[i * stride];
-            if (stride > 1) T->tmp[i] = k; /* strided keys copied together, as argsort_one_thread does */
-            lo = k < lo ? k : lo;
-            hi = k > hi ? k : hi;
-        }
-        part->lo = lo;
-        part->hi = hi;
+    case B_RANGE:
+        key_range(keys, stride, s, e, T->tmp, &part->lo, &part->hi);
         break;
-    }
     case B_COUNT: {
         size_t *counts = bucket_counts(T, c);
         const int64_t *k = T->sort_keys;
@@ -775,11 +775,11 @@ static inline int next_in_order(uint64_t flags, int64_t exch_ts, int64_t local_t
 }
 
 /* Row i's fields, from events or from the columns: `columns` is a constant in each copy of the merge. */
-#define EXCH_TS(R, columns, i) ((columns) ? (R)->columns.exch_ts[i] : (R)->events[i].exch_ts)
-#define LOCAL_TS(R, columns, i) ((columns) ? (R)->columns.local_ts[i] : (R)->events[i].local_ts)
-#define EV(R, columns, i) ((columns) ? (R)->columns.body[i].ev : (R)->events[i].ev)
-#define PX(R, columns, i) ((columns) ? (R)->columns.body[i].px : (R)->events[i].px)
-#define QTY(R, columns, i) ((columns) ? (R)->columns.body[i].qty : (R)->events[i].qty)
+#define EXCH_TS(R, cols, i) ((cols) ? (R)->columns.exch_ts[i] : (R)->events[i].exch_ts)
+#define LOCAL_TS(R, cols, i) ((cols) ? (R)->columns.local_ts[i] : (R)->events[i].local_ts)
+#define EV(R, cols, i) ((cols) ? (R)->columns.body[i].ev : (R)->events[i].ev)
+#define PX(R, cols, i) ((cols) ? (R)->columns.body[i].px : (R)->events[i].px)
+#define QTY(R, cols, i) ((cols) ? (R)->columns.body[i].qty : (R)->events[i].qty)
 
 static inline __attribute__((always_inline)) int same_payload(const cf_order_rows *R, int columns, size_t x,
                                                               size_t y) {
