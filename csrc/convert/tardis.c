@@ -43,13 +43,17 @@ void cf_tardis_init(cf_tardis *t, cf_tardis_kind kind, cf_tardis_snapshot_mode m
     t->bad_column = -1;
 }
 
+/* The double of a decimal scanned from s, as Python's float(): "-0" and its kin keep their sign. */
+static inline double scanned_double(cf_decimal d, const char *s) {
+    return d.mantissa == 0 && s[0] == '-' ? -0.0 : cf_decimal_to_double(d);
+}
+
 int cf_tardis_number(const char *s, size_t n, size_t avail, double *out) {
     cf_decimal d;
     size_t end;
     if (n == 0) return 0;
     if (cf_decimal_scan(s, avail, &d, &end) == CF_OK && end == n) {
-        *out = cf_decimal_to_double(d);
-        if (d.mantissa == 0 && s[0] == '-') *out = -0.0;
+        *out = scanned_double(d, s);
         return 1;
     }
     /* Rare forms (exponents, over 19 digits): the C library's correctly rounded strtod. */
@@ -230,11 +234,6 @@ static int parse_bool(const field_t *f, int *v) {
     return 0;
 }
 
-static inline cf_row row_make(uint64_t ev, int64_t exch_ts, int64_t local_ts, double px, double qty) {
-    cf_row r = {ev, exch_ts, local_ts, px, qty};
-    return r;
-}
-
 static inline void put_row(const cf_columns *out, size_t i, const cf_row *r) {
     cf_columns_put(out, i, r->ev, r->exch_ts, r->local_ts, r->px, r->qty);
 }
@@ -286,7 +285,7 @@ static cf_status commit(cf_tardis *t, const values_t *v, const cf_columns *out, 
             t->in_snapshot = 1;
             t->n_bid = t->n_ask = 0;
         }
-        cf_row e = row_make(CF_EVENT_DEPTH_SNAPSHOT | v->side, v->exch_ts, v->local_ts, v->px, v->qty);
+        cf_row e = {CF_EVENT_DEPTH_SNAPSHOT | v->side, v->exch_ts, v->local_ts, v->px, v->qty};
         if (v->side == CF_EVENT_BUY) {
             if (t->n_bid == t->cap_bid) { t->need = 0; return CF_ENOSPC; }
             t->ss_bid[t->n_bid++] = e;
@@ -349,8 +348,7 @@ static inline int fast_number(const char *s, size_t avail, double *out, size_t *
     cf_decimal d;
     size_t end;
     if (cf_decimal_scan(s, avail, &d, &end) != CF_OK || end >= avail) return 0;
-    *out = cf_decimal_to_double(d);
-    if (d.mantissa == 0 && s[0] == '-') *out = -0.0;
+    *out = scanned_double(d, s);
     *len = end;
     return 1;
 }
