@@ -209,6 +209,30 @@ def test_argsort_on_threads_edge_cases(keys, threads):
     _numpys(np.array(keys, dtype=np.int64), threads)
 
 
+SCAN_PIECES_PER_CHUNK = 8  # csrc/convert/order.c: the runs way scans (and writes the identity) in these
+
+
+def _piece_starts(n: int, threads: int) -> list[int]:
+    """Where the runs way's scan pieces start: split(n, pieces, c) in csrc/convert/order.c."""
+    pieces = min(threads, 16, n) * SCAN_PIECES_PER_CHUNK
+    return sorted({n // pieces * c + min(c, n % pieces) for c in range(1, pieces)} - {n})  # n: empty pieces
+
+
+@pytest.mark.parametrize("threads", [2, 3, 16])
+@pytest.mark.parametrize("n", [40, 1000, 3001])
+def test_argsort_on_threads_sees_a_descent_at_any_scan_piece_seam(n, threads):
+    """In order but for one key lowered where a piece starts, or two: the identity each piece wrote is not the
+    answer (two runs are merged, more are sorted), though no piece finds a descent inside itself."""
+    starts = _piece_starts(n, threads)
+    for at in starts:
+        keys = np.arange(n, dtype=np.int64) * 2
+        keys[at] = keys[at - 1] - 1
+        _numpys(keys, threads)
+        keys[starts[-1] if at != starts[-1] else starts[0]] -= 3  # a second descent, at another seam
+        _numpys(keys, threads)
+    _numpys(np.arange(n, dtype=np.int64) // 7, threads)  # in order, ties across seams: the identity as written
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(keys=large_timestamps(), threads=THREADS)
 def test_argsort_of_many_keys_on_threads_is_numpys(keys, threads):
