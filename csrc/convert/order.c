@@ -506,12 +506,14 @@ static size_t bucket_from(const size_t *ends, size_t n_buckets, size_t p) {
     return lo + 1;
 }
 
+static unsigned scan_pieces(const team_t *T) { return T->n_chunks * SCAN_PIECES_PER_CHUNK; }
+
 static unsigned tasks_in(const team_t *T, unsigned phase) {
     if (phase >= R_MERGE && phase < PHASE_END) { /* pairs (c, c + w) with c a multiple of 2w */
         unsigned w = 1u << (phase - R_MERGE);
         return w < T->n_chunks ? (T->n_chunks - w - 1) / (2 * w) + 1 : 0;
     }
-    if (phase == R_SCAN) return 2 * T->n_chunks * SCAN_PIECES_PER_CHUNK; /* scan pieces, then identity pieces */
+    if (phase == R_SCAN) return 2 * scan_pieces(T); /* scan pieces, then identity pieces */
     return phase == PHASE_END ? 0 : T->n_chunks;
 }
 
@@ -542,11 +544,10 @@ static void team_task(team_t *T, unsigned phase, unsigned c, int caller) {
     unsigned K = T->n_chunks;
     size_t stride = T->stride, n = T->n, s = split(n, K, c), e = split(n, K, c + 1);
     int64_t *out = T->out;
-    part_t *part = &T->part[c < K ? c : 0]; /* a chunk's (R_SCAN numbers pieces instead) */
     switch (phase) {
     case R_SCAN: { /* c: scan piece c, or from `pieces` on, identity piece 2 * pieces - 1 - c (the caller,
                     * taking tasks from the back, writes the output from its start) */
-        unsigned pieces = K * SCAN_PIECES_PER_CHUNK;
+        unsigned pieces = scan_pieces(T);
         if (c >= pieces) {
             unsigned piece = 2 * pieces - 1 - c;
             s = split(n, pieces, piece);
@@ -561,10 +562,10 @@ static void team_task(team_t *T, unsigned phase, unsigned c, int caller) {
         scan_t *piece = &T->scan[c];
         s = split(n, pieces, c);
         e = split(n, pieces, c + 1);
-        piece->descent = next_descent(keys, stride, s + 1, e);
+        /* From its first key, against the one before it: a descent at the seam is the piece's. */
+        piece->descent = next_descent(keys, stride, s > 0 ? s : 1, e);
         piece->second = piece->descent < e ? next_descent(keys, stride, piece->descent + 1, e) : e;
-        if (piece->descent < e || (c > 0 && s < e && keys[s * stride] < keys[(s - 1) * stride]))
-            atomic_store_explicit(&T->descended, 1, memory_order_relaxed);
+        if (piece->descent < e) atomic_store_explicit(&T->descended, 1, memory_order_relaxed);
         break;
     }
     case R_WRITE: { /* the identity up to lo, the rest merged straight from the keys: co-ranking finds where
@@ -583,7 +584,7 @@ static void team_task(team_t *T, unsigned phase, unsigned c, int caller) {
         break;
     }
     case B_RANGE:
-        key_range(keys, stride, s, e, T->tmp, &part->lo, &part->hi);
+        key_range(keys, stride, s, e, T->tmp, &T->part[c].lo, &T->part[c].hi);
         break;
     case B_COUNT: {
         size_t *counts = bucket_counts(T, c);
@@ -595,6 +596,7 @@ static void team_task(team_t *T, unsigned phase, unsigned c, int caller) {
     case B_TOTAL:
     case B_PLACE: { /* positions: bucket by bucket, and within one, chunk by chunk (stable) */
         size_t nb = T->n_buckets, b0 = split(nb, K, c), b1 = split(nb, K, c + 1), *counts = bucket_counts(T, 0);
+        part_t *part = &T->part[c];
         size_t in_range = 0, biggest = 0, at = part->place_from;
         for (size_t b = b0; b < b1; b++) {
             size_t total = 0;
@@ -647,13 +649,9 @@ static unsigned team_phase_done(team_t *T, unsigned phase) {
     switch (phase) {
     case R_SCAN: {
         size_t descents = 0, at = n;
-        unsigned pieces = K * SCAN_PIECES_PER_CHUNK;
+        unsigned pieces = scan_pieces(T);
         for (unsigned c = 0; c < pieces; c++) {
-            size_t s = split(n, pieces, c), e = split(n, pieces, c + 1); /* empty when n < pieces */
-            if (c > 0 && s < e && keys[s * stride] < keys[(s - 1) * stride]) {
-                descents++;
-                at = s;
-            }
+            size_t e = split(n, pieces, c + 1); /* pieces are empty when n < pieces */
             if (T->scan[c].descent < e) {
                 descents += T->scan[c].second < e ? 2 : 1;
                 at = T->scan[c].descent;
