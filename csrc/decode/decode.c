@@ -132,6 +132,29 @@ static inline uint32_t string_stops16(const char *p) {
 }
 #endif
 
+/* From s[i]: the first byte a string cannot simply pass (a quote, a backslash, a control or non-ASCII byte),
+ * read 16 (SSE2) or 8 bytes at a time; or, where fewer than 8 are left, the first of those, unread. */
+static inline size_t skip_plain_bytes(const unsigned char *s, size_t i, size_t n) {
+#ifdef CF_DECODE_FAST
+#ifdef CF_DECODE_SSE2
+    for (; i + 16 <= n; i += 16) {
+        uint32_t stops = string_stops16((const char *)s + i);
+        if (stops) return i + (size_t)__builtin_ctz(stops);
+    }
+#endif
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        uint64_t stops = swar_string_stops(w);
+        if (stops) return i + ((size_t)__builtin_ctzll(stops) >> 3);
+    }
+#else
+    (void)s;
+    (void)n;
+#endif
+    return i;
+}
+
 /* A string at S->i (the opening quote). The span excludes the quotes; *escaped tells whether it holds
  * a backslash escape (then the span is raw JSON text, not the string's value). */
 static cf_status scan_string(scan_t *S, cf_span *out, int *escaped) {
@@ -139,32 +162,7 @@ static cf_status scan_string(scan_t *S, cf_span *out, int *escaped) {
     size_t i = S->i + 1, start = i;
     int esc = 0;
     for (;;) {
-#ifdef CF_DECODE_FAST
-        /* Plain bytes sixteen (SSE2) or eight at a time; the byte loop below takes over at the first one that
-         * needs a look. */
-        for (;;) {
-#ifdef CF_DECODE_SSE2
-            if (i + 16 <= S->n) {
-                uint32_t stops = string_stops16((const char *)s + i);
-                if (stops) {
-                    i += (size_t)__builtin_ctz(stops);
-                    break;
-                }
-                i += 16;
-                continue;
-            }
-#endif
-            if (i + 8 > S->n) break;
-            uint64_t w;
-            memcpy(&w, s + i, 8);
-            uint64_t stops = swar_string_stops(w);
-            if (stops) {
-                i += (size_t)__builtin_ctzll(stops) >> 3;
-                break;
-            }
-            i += 8;
-        }
-#endif
+        i = skip_plain_bytes(s, i, S->n); /* then byte by byte from the first that needs a look */
         if (CF_UNLIKELY(i >= S->n)) return CF_EBADMSG;
         unsigned c = s[i];
         if (c == '"') break;
@@ -202,42 +200,15 @@ static cf_status scan_string(scan_t *S, cf_span *out, int *escaped) {
 }
 
 /* A string at S->i (the opening quote) with no escape, control or non-ASCII byte, as exchanges write names
- * and event types: 1 with the span scan_string would give and S->i past the closing quote, read 16 (or 8)
- * bytes at a time; 0 and nothing consumed for anything else (scan_string then reads it). */
+ * and event types: 1 with the span scan_string would give and S->i past the closing quote; 0 and nothing
+ * consumed for anything else (scan_string then reads it). */
 static inline int plain_string(scan_t *S, cf_span *out) {
-#ifdef CF_DECODE_FAST
-    const char *s = S->s;
-    size_t start = S->i + 1, i = start;
-#ifdef CF_DECODE_SSE2
-    for (; i + 16 <= S->n; i += 16) {
-        uint32_t stops = string_stops16(s + i);
-        if (!stops) continue;
-        size_t end = i + (size_t)__builtin_ctz(stops);
-        if (s[end] != '"') return 0;
-        out->p = s + start;
-        out->len = (uint32_t)(end - start);
-        S->i = end + 1;
-        return 1;
-    }
-#endif
-    for (; i + 8 <= S->n; i += 8) {
-        uint64_t w;
-        memcpy(&w, s + i, 8);
-        uint64_t stops = swar_string_stops(w);
-        if (!stops) continue;
-        size_t end = i + ((size_t)__builtin_ctzll(stops) >> 3);
-        if (s[end] != '"') return 0;
-        out->p = s + start;
-        out->len = (uint32_t)(end - start);
-        S->i = end + 1;
-        return 1;
-    }
-    return 0;
-#else
-    (void)S;
-    (void)out;
-    return 0;
-#endif
+    size_t start = S->i + 1, end = skip_plain_bytes((const unsigned char *)S->s, start, S->n);
+    if (end >= S->n || S->s[end] != '"') return 0;
+    out->p = S->s + start;
+    out->len = (uint32_t)(end - start);
+    S->i = end + 1;
+    return 1;
 }
 
 /* A number at S->i, by the JSON grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
