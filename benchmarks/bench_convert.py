@@ -17,9 +17,10 @@ warm   the second and later calls in one process of the array-returning API (``c
 memory the peak resident set size of the fresh process (``/usr/bin/time -f %M``).
 sort   the stable argsort of the int64 timestamp columns the converters order (the rows before ordering, real
        timestamps for the recording): ``crossfury.convert.argsort`` against ``np.argsort(kind="stable")``,
-       in this process, best of 15 (a sort takes milliseconds, so a few runs are all noise): wall clock with its default threads (the usable cores, at most
-       ``convert.ARGSORT_THREADS``) and on one thread, and the CPU time (``time.process_time``, all threads)
-       of the default run, so the table shows what the threads bought and what they cost.
+       in this process, best of 15 (a sort takes milliseconds, so a few runs are all noise): wall clock with
+       its default threads (the usable cores, at most ``convert.ARGSORT_THREADS``) and on one thread, and
+       the CPU time (``time.process_time``, all threads) of the default run, so the table shows what the
+       threads bought and what they cost.
 
 Checks, or the script exits 1: both converters' .npz files hold the same array, bit for bit, and each argsort
 equals numpy's. Each contender runs alone in its own subprocess; wall-clock figures on a shared machine are

@@ -152,7 +152,7 @@ static void collapse(const sorter_t *S, run_t *runs, size_t *n_runs) {
 #endif
 
 WIDE_CLONES static size_t skip_in_order(const int64_t *keys, size_t stride, int64_t *idx, size_t end, size_t m,
-                                   int64_t *last) {
+                                         int64_t *last) {
     int64_t prev = *last;
     while (end + IN_ORDER_BLOCK <= m) {
         const int64_t *k = keys + end * stride;
@@ -168,8 +168,9 @@ WIDE_CLONES static size_t skip_in_order(const int64_t *keys, size_t stride, int6
 }
 
 /* Sort idx[0..m) by key, stably; its entries ascend on entry (the identity from base, or a bucket's indices
- * in input order; with identity set they are written here, base + position). Runs grow by insertion from their end (after equal keys): to MIN_RUN whatever it costs, then for
- * as long as each key lands at most MAX_BACK places back. Timestamps jitter by a few places, so runs stay
+ * in input order; with identity set they are written here, base + position). Runs grow by insertion from
+ * their end (after equal keys): to MIN_RUN whatever it costs, then for as long as each key lands at most
+ * MAX_BACK places back. Timestamps jitter by a few places, so runs stay
  * long and the merges only touch their seams. S->tmp holds m / 2 + 1 entries. */
 static inline void sort_runs_of(sorter_t *S, int64_t *idx, size_t m, int identity, size_t base) {
     S->idx = idx;
@@ -219,7 +220,9 @@ static inline void sort_runs_of(sorter_t *S, int64_t *idx, size_t m, int identit
 static void sort_runs(sorter_t *S, int64_t *idx, size_t m) { sort_runs_of(S, idx, m, 0, 0); }
 
 /* idx[0..m) is filled with base..base+m-1 as it goes (a whole array, or a thread's chunk of it). */
-static void sort_runs_identity(sorter_t *S, int64_t *idx, size_t m, size_t base) { sort_runs_of(S, idx, m, 1, base); }
+static void sort_runs_identity(sorter_t *S, int64_t *idx, size_t m, size_t base) {
+    sort_runs_of(S, idx, m, 1, base);
+}
 
 /* A bucket of at most MIN_RUN keys (most hold a few): a plain stable insertion sort of (key, index) pairs
  * held in registers' reach, with none of the runs' bookkeeping. */
@@ -331,7 +334,7 @@ static size_t in_place_prefix(const int64_t *keys, size_t stride, size_t b) {
 /* Parts [i, b) and [j, n) of two sorted runs (two concatenated files, each in time order) merged straight
  * into out[0..), index by index from the keys, with no index array to carry; ties take the first run's. */
 WIDE_CLONES static void merge_two_runs(const int64_t *keys, size_t stride, size_t i, size_t b, size_t j, size_t n,
-                           int64_t *out) {
+                                       int64_t *out) {
     size_t o = 0, o_end = (b - i) + (n - j);
     while (i < b && j < n) {
         int64_t ki = keys[i * stride];

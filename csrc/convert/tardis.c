@@ -362,7 +362,8 @@ static inline uint64_t differs(uint64_t a, uint64_t b, size_t len) {
 
 /* The usual row, read straight through: the exchange and symbol of the last row read field by field (the
  * same bytes, so no quote and no comma inside), two 16-digit timestamps, "false"/"true" (book) or digits
- * (a trade id), "bid"/"ask" (book) or "buy"/"sell" (trades), two plain decimals, then the line end ("\n" or "\r\n").
+ * (a trade id), "bid"/"ask" (book) or "buy"/"sell" (trades), two plain decimals, then the line end ("\n" or
+ * "\r\n").
  * Returns the bytes of the line with its end, the values in v, or 0 when the line is anything else: row()
  * reads it then, to the same values or an error. Reads only inside s[0..avail). */
 static size_t fast_row(const cf_tardis *t, const char *s, size_t avail, values_t *v) {

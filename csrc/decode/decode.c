@@ -646,6 +646,7 @@ static inline int fast_levels(scan_t *S, int side, size_t *count_io) {
     cf_text_level *const levels = S->levels[side];
     size_t i = S->i, count = *count_io;
     cf_text_level spare;
+    int where = AFTER_LEVEL;
 #ifdef CF_DECODE_SSE2
     level_shape shape;
     shape_init(&shape);
@@ -672,20 +673,19 @@ static inline int fast_levels(scan_t *S, int side, size_t *count_io) {
             count = (size_t)(lv - levels);
             i = (size_t)(p - s);
             if (after_level) {
-                if (s[i] != ']') break;
-                S->i = i + 1;
-                *count_io = count;
-                return AT_END;
+                if (s[i] == ']') {
+                    i++;
+                    where = AT_END;
+                }
+                break;
             }
         }
 #endif
         cf_text_level *lv = CF_LIKELY(count < cap) ? &levels[count] : &spare;
         size_t next;
         if (!plain_level(s, i, n, lv, &next)) {
-            S->overflow |= count > cap;
-            S->i = i;
-            *count_io = count;
-            return AT_LEVEL;
+            where = AT_LEVEL;
+            break;
         }
         lv->parsed = CF_PARSED_PX | CF_PARSED_QTY;
         count++;
@@ -695,17 +695,15 @@ static inline int fast_levels(scan_t *S, int side, size_t *count_io) {
             continue;
         }
         if (i < n && s[i] == ']') {
-            S->overflow |= count > cap;
-            S->i = i + 1;
-            *count_io = count;
-            return AT_END;
+            i++;
+            where = AT_END;
         }
         break;
     }
     S->overflow |= count > cap;
     S->i = i;
     *count_io = count;
-    return AFTER_LEVEL;
+    return where;
 }
 
 /* [[price, quantity, ...extra], ...]: spans (and parsed values) of the first two elements of each level. */
